@@ -1,0 +1,84 @@
+# -*- coding: utf-8 -*-
+"""Probe actions. Each returns plain text or JSON, so no view is needed.
+
+/probe/default/ping     plain text "pong"
+/probe/default/counter  a session counter (the session cookie is session_id_probe)
+/probe/default/dbrw     writes a row with a random token and reads it back
+/probe/default/cached   a value cached for 10 minutes: "hit" tells whether it came from cache
+/probe/default/host     which host and process served the request
+/probe/default/env      what the backend saw: scheme, HTTPS flag, server port, client address
+"""
+import os
+import socket
+import time
+import uuid
+
+
+def _json(data):
+    response.headers["Content-Type"] = "application/json"
+    response.headers["Cache-Control"] = "no-store"
+    return response.json(data)
+
+
+def index():
+    return ping()
+
+
+def ping():
+    response.headers["Content-Type"] = "text/plain"
+    response.headers["Cache-Control"] = "no-store"
+    return "pong"
+
+
+def counter():
+    session.counter = (session.counter or 0) + 1
+    return _json({"counter": session.counter})
+
+
+def dbrw():
+    token = uuid.uuid4().hex
+    row_id = db.probe_row.insert(probe_token=token, served_by=socket.gethostname())
+    db.commit()
+    row = db.probe_row(row_id)
+    return _json({
+        "wrote": token,
+        "read": row.probe_token if row else None,
+        "id": int(row_id),
+        "rows": db(db.probe_row).count(),
+        "engine": db._dbname,
+    })
+
+
+def _cache_value():
+    return {"value": uuid.uuid4().hex, "created": time.time()}
+
+
+def cached():
+    fresh = []
+
+    def compute():
+        fresh.append(True)
+        return _cache_value()
+
+    value = _current_cache()("probe-cache-value", compute, time_expire=600)
+    return _json({"value": value["value"], "hit": not fresh})
+
+
+def _current_cache():
+    # "cached" is the action: the name "cache" stays web2py's cache object.
+    # A model file may provide probe_cache (e.g. a Redis or memcache cache); default: RAM.
+    return globals().get("probe_cache") or cache.ram
+
+
+def host():
+    return _json({"host": socket.gethostname(), "pid": os.getpid()})
+
+
+def env():
+    return _json({
+        "scheme": request.env.wsgi_url_scheme,
+        "is_https": bool(request.is_https),
+        "server_port": request.env.server_port,
+        "remote_addr": request.env.remote_addr,
+        "server_software": request.env.server_software,
+    })
