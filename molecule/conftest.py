@@ -50,14 +50,14 @@ class Client:
 
 def parse(raw: str) -> Response:
     # Skip interim responses (100 Continue) and keep the last header block.
-    head, _, body = raw.partition("\r\n\r\n")
+    head, _sep, body = raw.partition("\r\n\r\n")
     while head.split(" ")[1:2] == ["100"]:
-        head, _, body = body.partition("\r\n\r\n")
+        head, _sep, body = body.partition("\r\n\r\n")
     lines = head.split("\r\n")
     status = int(lines[0].split(" ")[1])
     headers = {}
     for line in lines[1:]:
-        name, _, value = line.partition(":")
+        name, _sep, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     return Response(status, headers, body)
 

@@ -65,7 +65,7 @@ def test_server_version_hidden(http):
 
 
 def test_session_cookie_kept(https):
-    assert [https.get("/probe/default/counter").json()["counter"] for _ in range(3)] == [1, 2, 3]
+    assert [https.get("/probe/default/counter").json()["counter"] for _i in range(3)] == [1, 2, 3]
 
 
 def test_db_row_written_and_read(http):
@@ -141,7 +141,8 @@ def test_invalid_nginx_value_fails_and_site_keeps_serving(host, http):
         capture_output=True, text=True, timeout=600, check=False,
     )
     assert run.returncode != 0
-    assert "this_is_not_a_directive" in run.stdout
+    output = run.stdout + run.stderr
+    assert "failed to validate" in output and "this_is_not_a_directive" in output
     assert host.file(SITE).sha256sum == before
     assert http.get("/probe/default/ping").status == 200
     assert host.run("nginx -t").rc == 0

@@ -37,7 +37,7 @@ def test_probe_answers(app):
 
 
 def test_session_counter_kept_across_requests(app):
-    values = [app.get("/probe/default/counter").json()["counter"] for _ in range(3)]
+    values = [app.get("/probe/default/counter").json()["counter"] for _i in range(3)]
     assert values == [1, 2, 3]
 
 

@@ -1,3 +1,4 @@
+# pylint: disable=undefined-variable  # web2py injects request, response, session, cache, db, DAL, Field
 # -*- coding: utf-8 -*-
 """Probe actions. Each returns plain text or JSON, so no view is needed.
 

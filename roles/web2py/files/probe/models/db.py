@@ -1,3 +1,4 @@
+# pylint: disable=undefined-variable  # web2py injects request, response, session, cache, db, DAL, Field
 # -*- coding: utf-8 -*-
 # web2py.deploy probe application: a smoke check for every recipe (see ../README.md).
 # Its database comes from private/appconfig.ini, rendered by the web2py.deploy.web2py role.
