@@ -18,6 +18,7 @@ command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
 command -v rsync >/dev/null 2>&1 || need_pkgs+=(rsync)
 command -v git >/dev/null 2>&1 || need_pkgs+=(git)
+command -v curl >/dev/null 2>&1 || need_pkgs+=(curl ca-certificates)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   command -v apt-get >/dev/null 2>&1 || die "missing ${need_pkgs[*]} and no apt-get to install them"
   log "installing ${need_pkgs[*]} from Debian packages"

@@ -129,5 +129,8 @@ def test_other_sources_give_a_runnable_web2py(host, home, user):
 
 def test_git_source_has_its_submodule(host):
     assert host.file("/srv/w2p-git/web2py/gluon/packages/yatl/yatl/__init__.py").exists
-    out = host.run("git -C /srv/w2p-git/web2py describe --tags")
+    out = host.run("sudo -u w2pgit git -C /srv/w2p-git/src/web2py describe --tags")
     assert out.stdout.strip() == "v2.26.1"
+    # The checkout stays clean while web2py runs from the synced root.
+    assert host.run("sudo -u w2pgit git -C /srv/w2p-git/src/web2py status --porcelain").stdout == ""
+    assert not host.file("/srv/w2p-git/web2py/.git").exists
