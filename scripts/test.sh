@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (the README's test command):
+#   ./scripts/test.sh                 everything: lint, units, sanity, build, all scenarios
+#   ./scripts/test.sh molecule NAME   one Molecule scenario (molecule test -s NAME)
+#   ./scripts/test.sh lint|units|sanity|build
+# Installs what it needs on a fresh Debian machine: Docker engine, debootstrap, the lab image,
+# the Python virtualenv. Prints a summary line "summary: N passed, N failed" at the end.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+log() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+setup() {
+  scripts/lab/ensure-docker.sh || return 1
+  scripts/setup-venv.sh || return 1
+  scripts/collection-link.sh || return 1
+  scripts/lab/build-image.sh || return 1
+}
+
+# shellcheck disable=SC1091
+activate() {
+  source "$top/.venv/bin/activate"
+  export ANSIBLE_COLLECTIONS_PATH="$top/.cache/collections"
+  export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 NO_COLOR=1
+}
+
+stage_lint() {
+  yamllint -s . && ansible-lint --offline --profile production && python scripts/role-docs.py --check
+}
+stage_units() { python -m pytest -q tests/unit; }
+stage_sanity() { scripts/ci/sanity.sh; }
+stage_build() { scripts/ci/collection-build-test.sh; }
+stage_molecule() {
+  local name=$1
+  molecule test -s "$name"
+}
+
+passed=0; failed=0; results=()
+run_stage() {
+  local label=$1; shift
+  local start=$SECONDS
+  log "$label"
+  if "$@"; then
+    passed=$((passed + 1)); results+=("PASS  $label ($((SECONDS - start)) s)")
+  else
+    failed=$((failed + 1)); results+=("FAIL  $label ($((SECONDS - start)) s)")
+  fi
+}
+
+log "setup: Docker engine, virtualenv, lab image"
+setup || { echo "setup failed"; echo "summary: 0 passed, 1 failed"; exit 1; }
+activate
+
+what=${1:-all}
+case "$what" in
+  all)
+    run_stage lint stage_lint
+    run_stage units stage_units
+    run_stage sanity stage_sanity
+    run_stage "collection build + install" stage_build
+    for dir in molecule/*/; do
+      [ -f "$dir/molecule.yml" ] || continue
+      name=$(basename "$dir")
+      run_stage "molecule $name" stage_molecule "$name"
+    done
+    ;;
+  molecule)
+    shift
+    [ $# -gt 0 ] || { echo "usage: $0 molecule SCENARIO..."; exit 2; }
+    for name in "$@"; do run_stage "molecule $name" stage_molecule "$name"; done
+    ;;
+  lint|units|sanity|build)
+    run_stage "$what" "stage_$what"
+    ;;
+  *) echo "usage: $0 [all|lint|units|sanity|build|molecule SCENARIO...]"; exit 2 ;;
+esac
+
+log "results"
+printf '%s\n' "${results[@]}"
+echo "summary: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
