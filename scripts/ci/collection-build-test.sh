@@ -14,7 +14,10 @@ echo "[build] ansible-galaxy collection build"
 ansible-galaxy collection build "$top" --output-path "$work/dist" --force
 tarball=$(ls "$work"/dist/web2py-deploy-*.tar.gz)
 echo "[build] installing $(basename "$tarball") into $work/collections"
-ansible-galaxy collection install "$tarball" -p "$work/collections" --no-deps
+# From outside the checkout, with only the temporary path configured (the checkout's own
+# .cache/collections link must not count as "already installed").
+(cd "$work" && ANSIBLE_COLLECTIONS_PATH="$work/collections" ANSIBLE_CONFIG="" \
+  ansible-galaxy collection install "$tarball" -p "$work/collections" --no-deps)
 test -f "$work/collections/ansible_collections/web2py/deploy/roles/web2py/tasks/main.yml"
 # Nothing of the checkout may leak into the tarball.
 if tar -tzf "$tarball" | grep -E '(^|/)(\.venv|\.cache|\.git)/' >/dev/null; then
