@@ -45,7 +45,9 @@ up() {
 
   Open  https://127.0.0.1:$HTTPS_PORT/probe/default/counter   (self-signed certificate)
         http://127.0.0.1:$HTTP_PORT/probe/default/host
-  Admin https://127.0.0.1:$HTTPS_PORT/admin  (password: \$LAB_ADMIN_PASSWORD, default "lab-admin")
+  Admin https://127.0.0.1:$HTTPS_PORT/admin/default/index accepts the login (password:
+        \$LAB_ADMIN_PASSWORD, default "lab-admin"), but its pages cannot render in the lab: the
+        web2py-gluon wheel the lab installs has no views (no full web2py release is reachable).
   Tear down with ./scripts/lab.sh down
 MSG
       return 0
