@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shlex
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import pytest
 
@@ -60,6 +61,18 @@ def parse(raw: str) -> Response:
         name, _sep, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     return Response(status, headers, body)
+
+
+def assert_admin_login(client: Client, password: str) -> None:
+    """web2py's admin rejects a wrong password and redirects a right one to its site page.
+
+    The password travels on stdin (curl --data-binary @-), never on a command line.
+    """
+    form = "&send=%2Fadmin%2Fdefault%2Fsite"
+    bad = client.request("/admin/default/index", data="password=wrong" + form)
+    assert "/admin/default/site" not in bad.headers.get("location", "")
+    good = client.request("/admin/default/index", stdin="password=" + quote(password, safe="") + form)
+    assert good.status == 303 and good.headers["location"].endswith("/admin/default/site")
 
 
 def tls_handshake(host, port: int, version: str, server: str = "127.0.0.1") -> bool:
