@@ -1,26 +1,35 @@
 #!/usr/bin/env bash
-# ansible-test sanity for the collection, without containers or the internet beyond PyPI:
+# ansible-test sanity for the collection, without containers and without any host but PyPI:
 # runs from a copy of the working tree at <tmp>/ansible_collections/web2py/deploy (a git repo,
 # as ansible-test wants), with a local stand-in for the get-pip script ansible-test would
-# download from a host the lab cannot reach.
+# download from a host this lab cannot reach.
+#
+# Usage: scripts/ci/sanity.sh [extra ansible-test sanity arguments, e.g. --test validate-modules]
+# Environment: VENV (default <repo>/.venv, holds ansible-test), SANITY_PYTHON (default 3.11),
+#              TMPDIR (where the temporary copy goes, default /var/tmp).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 venv=${VENV:-$top/.venv}
 ansible_test="$venv/bin/ansible-test"
 python_version=${SANITY_PYTHON:-3.11}
+[[ -x "$ansible_test" ]] || { echo "sanity: $ansible_test not found (run scripts/setup-venv.sh)" >&2; exit 2; }
 
-# ansible-test bootstraps each sanity venv with get-pip-<pinned pip>.py; it looks in this cache
-# first. The stand-in installs pip from the interpreter's bundled wheel, then the requested pip.
+# ansible-test bootstraps each sanity venv with get-pip for its pinned pip, looking first at
+# ~/.ansible/test/cache/get_pip_<version with underscores>.py (get_pip_24_2.py for ansible-core
+# 2.19). The stand-in installs pip from the interpreter's bundled wheel (ensurepip), then the
+# pip ansible-test asked for from PyPI. A real get-pip script already there is left alone.
 pip_version=$("$venv/bin/python" - <<'PY'
-import re, pathlib, ansible_test
+import pathlib, re, ansible_test
 src = pathlib.Path(ansible_test.__file__).parent / "_internal" / "python_requirements.py"
 print(re.search(r"pip='([0-9.]+)'", src.read_text()).group(1))
 PY
 )
 cache="$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
-mkdir -p "$(dirname "$cache")"
-cat >"$cache" <<'PY'
-# Stand-in for get-pip.py (written by web2py.deploy's scripts/ci/sanity.sh).
+marker="# Stand-in for get-pip.py (written by web2py.deploy's scripts/ci/sanity.sh)."
+if [[ ! -s "$cache" ]] || grep -qxF "$marker" "$cache"; then
+  mkdir -p "$(dirname "$cache")"
+  cat >"$cache.new" <<PY
+$marker
 import subprocess
 import sys
 
@@ -28,16 +37,38 @@ args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
 subprocess.check_call([sys.executable, "-m", "ensurepip", "--upgrade"])
 subprocess.check_call([sys.executable, "-m", "pip", "install", "--disable-pip-version-check"] + args)
 PY
+  mv -f "$cache.new" "$cache"
+fi
 
-work=$(mktemp -d /var/tmp/web2py-deploy-sanity.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/web2py-deploy-sanity.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 dest="$work/ansible_collections/web2py/deploy"
 mkdir -p "$dest"
-tar -C "$top" --exclude=./.venv --exclude=./.cache --exclude=./.git --exclude=./.ansible \
-  --exclude='*.tar.gz' --exclude=./tests/output --exclude='__pycache__' -cf - . | tar -C "$dest" -xf -
-git -C "$dest" init -q
+# The working tree as it is (uncommitted changes included), less environments, caches and
+# build output.
+tar -C "$top" \
+  --exclude=./.venv --exclude=./.cache --exclude=./.git --exclude=./.ansible \
+  --exclude=./tests/output --exclude=./build --exclude=./dist \
+  --exclude=.molecule --exclude=.pytest_cache --exclude=__pycache__ --exclude='*.pyc' \
+  --exclude='*.tar.gz' \
+  -cf - . | tar -C "$dest" -xf -
+if [[ ! -f "$dest/galaxy.yml" ]]; then
+  # Only in the copy: ansible-test needs to know the collection.
+  printf '%s\n' 'namespace: web2py' 'name: deploy' 'version: 0.1.0' 'readme: README.md' \
+    'authors: [web2py.deploy maintainers]' 'license: [GPL-3.0-or-later]' >"$dest/galaxy.yml"
+fi
+git -C "$dest" -c init.defaultBranch=main init -q
 git -C "$dest" add -A
-git -C "$dest" -c user.name=sanity -c user.email=sanity@example.invalid commit -qm sanity
+git -C "$dest" -c user.name=sanity -c user.email=sanity@example.invalid -c commit.gpgsign=false \
+  commit -qm "sanity snapshot"
 
 cd "$dest"
-"$ansible_test" sanity --local --python "$python_version" --requirements --color no "$@"
+echo "sanity: ansible-test $("$ansible_test" --version | awk '{print $NF}') in $dest"
+status=0
+"$ansible_test" sanity --local --python "$python_version" --requirements --color no "$@" || status=$?
+if [[ $status -eq 0 ]]; then
+  echo "sanity: passed"
+else
+  echo "sanity: FAILED (ansible-test exit $status)" >&2
+fi
+exit "$status"
