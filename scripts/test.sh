@@ -7,7 +7,7 @@
 # the Python virtualenv. Prints a summary line "summary: N passed, N failed" at the end.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top"
+cd "$top" || exit 1
 
 log() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
