@@ -5,6 +5,8 @@ Requests are made from inside the lab container (``host.run``), to loopback only
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import shlex
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -91,3 +93,100 @@ def tls_handshake(host, port: int, version: str, server: str = "127.0.0.1") -> b
 @pytest.fixture
 def lab_vars(host):
     return host.ansible.get_variables()
+
+
+# --- Behaviours every front-end scenario proves (nginx_uwsgi, apache_wsgi, apache_proxy,
+# --- lighttpd_fcgi). Each scenario's tests call these with its own paths and names.
+
+PROBE_STATIC_BODY = "probe static file served by the web server\n"
+STATIC_PATHS = ("/probe/static/probe.txt", "/probe/static/_1.2.3/probe.txt")
+ADMIN_PATHS = ("/admin/default/index", "/admin", "/probe/appadmin/index", "/probe/appadmin")
+
+
+@pytest.fixture
+def http(host):
+    return Client(host, "http://127.0.0.1", "/tmp/jar-http")
+
+
+@pytest.fixture
+def https(host):
+    return Client(host, "https://127.0.0.1", "/tmp/jar-https")
+
+
+def assert_probe_answers(client: Client) -> None:
+    r = client.get("/probe/default/ping")
+    assert r.status == 200 and r.body == "pong", (r.status, r.body[:200])
+    assert r.headers.get("x-powered-by") == "web2py"
+
+
+def assert_session_kept(client: Client) -> None:
+    assert [client.get("/probe/default/counter").json()["counter"] for _i in range(3)] == [1, 2, 3]
+
+
+def assert_db_roundtrip(client: Client) -> None:
+    data = client.get("/probe/default/dbrw").json()
+    assert data["wrote"] == data["read"]
+
+
+def assert_static_by_web_server(client: Client, path: str, max_age: int = 31536000) -> None:
+    """The web server answered from the static folder: right body, no web2py header, long expiry."""
+    r = client.get(path)
+    assert r.status == 200 and r.body == PROBE_STATIC_BODY, (path, r.status)
+    assert "x-powered-by" not in r.headers
+    assert r.headers["cache-control"] == f"max-age={max_age}"
+
+
+def assert_tls_policy(host, port: int = 443) -> None:
+    assert not tls_handshake(host, port, "1.0")
+    assert not tls_handshake(host, port, "1.1")
+    assert tls_handshake(host, port, "1.2")
+    assert tls_handshake(host, port, "1.3")
+
+
+def assert_tls_client_detects_old_protocols(host, port: int = 9443) -> None:
+    """Control: the same client completes a TLS 1.0 handshake with a server that allows it."""
+    host.run(
+        f"cd /tmp && (timeout 15 openssl s_server -accept 127.0.0.1:{port} -tls1 "
+        "-cipher 'DEFAULT:@SECLEVEL=0' -cert /etc/web2py-deploy/tls/server.crt "
+        "-key /etc/web2py-deploy/tls/server.key -quiet >/dev/null 2>&1 &) ; sleep 1"
+    )
+    assert tls_handshake(host, port, "1.0")
+
+
+def processes(host) -> list[tuple[str, str]]:
+    """(user, args) of every process in the container."""
+    return [tuple(line.split(None, 1)) for line in host.run("ps -eo user=,args=").stdout.splitlines()]
+
+
+def assert_unix_socket_for_only(host, path: str, owner: str = "www-data") -> None:
+    """The socket is mode 0600 and owned by the web server's user: nobody else may connect."""
+    sock = host.file(path)
+    assert sock.is_socket and sock.user == owner and sock.mode == 0o600
+    probe = "import socket; s = socket.socket(socket.AF_UNIX); s.connect('%s')" % path
+    for user in ("web2py", "nobody"):
+        out = host.run(f"sudo -u {user} python3 -c \"{probe}\"")
+        assert out.rc != 0 and "Permission denied" in out.stderr
+    assert host.run(f"sudo -u {owner} python3 -c \"{probe}\"").rc == 0
+
+
+def run_playbook(playbook: str, *args: str) -> subprocess.CompletedProcess:
+    """Run a playbook of the current scenario against its instance (ansible-playbook -v)."""
+    scenario = os.environ["MOLECULE_SCENARIO_DIRECTORY"]
+    return subprocess.run(
+        ["ansible-playbook", "-v", "-i", os.environ["MOLECULE_INVENTORY_FILE"], os.path.join(scenario, playbook), *args],
+        capture_output=True, text=True, timeout=900, check=False,
+    )
+
+
+def assert_bad_config_rejected(host, client: Client, playbook: str, marker: str, config: str, secret: str) -> None:
+    """A broken value fails the play before install: the live file is unchanged, the site keeps
+    serving, and the -v output (which went through the admin password task) hides the secret."""
+    before = host.file(config).sha256sum
+    run = run_playbook(playbook)
+    assert run.returncode != 0
+    output = run.stdout + run.stderr
+    assert "failed to validate" in output and marker in output
+    assert "Write parameters_<port>.py" in output
+    assert secret not in output
+    assert host.file(config).sha256sum == before
+    assert client.get("/probe/default/ping").status == 200
