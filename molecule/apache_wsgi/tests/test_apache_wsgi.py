@@ -1,0 +1,125 @@
+"""Scenario apache_wsgi: the host is switched from nginx_uwsgi to Apache + mod_wsgi."""
+from __future__ import annotations
+
+import pytest
+from conftest import (
+    ADMIN_PATHS,
+    STATIC_PATHS,
+    assert_admin_login,
+    assert_bad_config_rejected,
+    assert_db_roundtrip,
+    assert_probe_answers,
+    assert_session_kept,
+    assert_static_by_web_server,
+    assert_tls_client_detects_old_protocols,
+    assert_tls_policy,
+    processes,
+)
+
+ROOT = "/srv/web2py/web2py"
+SITE = "/etc/apache2/sites-available/web2py.conf"
+
+
+def test_switch_stopped_the_nginx_recipe(host):
+    """prepare.yml ran nginx_uwsgi; converge took the host over."""
+    assert host.package("nginx").is_installed  # it was there before the switch
+    for name in ("nginx", "uwsgi-emperor"):
+        svc = host.service(name)
+        assert not svc.is_running and not svc.is_enabled
+    assert not [args for _user, args in processes(host) if "uwsgi" in args or "nginx" in args]
+    apache = host.service("apache2")
+    assert apache.is_running and apache.is_enabled
+
+
+def test_only_apache_listens_on_web_ports(host):
+    for port in (80, 443):
+        out = host.run(f"ss -Hltnp 'sport = :{port}'").stdout
+        assert out and all('"apache2"' in line for line in out.splitlines()), out
+
+
+def test_wsgi_daemons_run_as_web2py(host):
+    daemons = [user for user, args in processes(host) if args.startswith("(wsgi:web2py)")]
+    assert daemons == ["web2py", "web2py"]  # apache_wsgi_processes: 2
+    # Apache's own workers never run the application and never run as web2py.
+    apache = {user for user, args in processes(host) if args.startswith("/usr/sbin/apache2")}
+    assert apache == {"root", "www-data"}
+
+
+def test_probe_over_http_and_https(http, https):
+    assert_probe_answers(http)
+    assert_probe_answers(https)
+
+
+def test_answers_come_from_the_daemon_process(host, https):
+    """mod_wsgi's daemon (not Apache's embedded interpreter) runs web2py: the env action sees
+    Apache as the server and the request as HTTPS on port 443."""
+    env = https.get("/probe/default/env").json()
+    assert env["scheme"] == "https" and env["server_port"] == "443"
+    assert host.run("grep -c '^WSGIRestrictEmbedded On' %s" % SITE).stdout.strip() == "1"
+
+
+def test_hsts_on_https_only(http, https):
+    assert https.get("/probe/default/ping").headers["strict-transport-security"] == "max-age=63072000"
+    assert "strict-transport-security" not in http.get("/probe/default/ping").headers
+
+
+def test_server_version_hidden(http):
+    r = http.get("/nothing/here")
+    assert r.headers["server"] == "Apache"
+    assert "Apache/" not in r.body
+
+
+def test_trace_disabled(host):
+    out = host.run("curl -s -o /dev/null -w '%{http_code}' -X TRACE http://127.0.0.1/probe/default/ping")
+    assert out.stdout == "405"
+
+
+def test_session_cookie_kept(https):
+    assert_session_kept(https)
+
+
+def test_db_row_written_and_read(http):
+    assert_db_roundtrip(http)
+
+
+@pytest.mark.parametrize("path", STATIC_PATHS)
+def test_static_served_by_apache(http, https, path):
+    assert_static_by_web_server(http, path)
+    assert_static_by_web_server(https, path)
+    assert "strict-transport-security" in https.get(path).headers
+
+
+@pytest.mark.parametrize("path", ["/wsgihandler.py", "/parameters_443.py", "/web2py.py",
+                                  "/applications/probe/databases/storage.sqlite"])
+def test_web2py_folder_not_served_as_files(http, path):
+    """Only the handler is granted in the web2py folder: nothing there is ever sent as a file."""
+    r = http.get(path)
+    assert "pbkdf2" not in r.body and "import" not in r.body and "SQLite" not in r.body
+
+
+@pytest.mark.parametrize("path", ADMIN_PATHS)
+def test_admin_refused_over_http(http, path):
+    assert http.get(path).status == 403
+
+
+def test_admin_login_over_https(host, https, lab_vars):
+    assert host.file(f"{ROOT}/parameters_443.py").mode == 0o600
+    assert_admin_login(https, lab_vars["web2py_admin_password"])
+
+
+def test_tls_versions(host):
+    assert_tls_policy(host, 443)
+
+
+def test_tls_probe_can_detect_old_protocols(host):
+    assert_tls_client_detects_old_protocols(host)
+
+
+def test_config_is_valid(host):
+    assert host.run("apache2ctl -t").rc == 0
+
+
+def test_invalid_apache_value_fails_and_site_keeps_serving(host, http, lab_vars):
+    assert_bad_config_rejected(host, http, "bad-config.yml", "ThisIsNotADirective", SITE,
+                               lab_vars["web2py_admin_password"])
+    assert host.run("apache2ctl -t").rc == 0
