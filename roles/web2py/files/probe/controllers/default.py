@@ -82,4 +82,7 @@ def env():
         "server_port": request.env.server_port,
         "remote_addr": request.env.remote_addr,
         "server_software": request.env.server_software,
+        "host": request.env.http_host,
+        "forwarded_for": request.env.http_x_forwarded_for,
+        "query": request.env.query_string,
     })
