@@ -1,0 +1,364 @@
+"""Scenario lighttpd_fcgi: behaviour through lighttpd, the flup FastCGI backend and TLS.
+
+Tests run in file order; the ones that re-run the role (admin enabled, a bad value) come last.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from urllib.parse import quote
+
+import pytest
+from conftest import Client, assert_admin_login, tls_handshake
+
+ROOT = "/srv/web2py/web2py"
+SOCKET = "/run/web2py-fcgi/web2py.sock"
+CONF = "/etc/lighttpd/lighttpd.conf"
+HANDLER = "/usr/local/libexec/web2py-deploy/web2py-fcgi.py"
+SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SQLITE_MAGIC = "SQLite format 3"
+# The state the last tests put the host in: admin over HTTPS, a prefork backend, host names.
+ADMIN_RUN_VARS = {
+    "lighttpd_fcgi_admin_enabled": True,
+    "lighttpd_fcgi_mode": "prefork",
+    "lighttpd_fcgi_min_spare": 2,
+    "lighttpd_fcgi_max_spare": 3,
+    "lighttpd_fcgi_max_children": 4,
+    "lighttpd_fcgi_server_names": ["127.0.0.1", "localhost"],
+}
+
+
+@pytest.fixture
+def http(host):
+    return Client(host, "http://127.0.0.1", "/tmp/jar-http")
+
+
+@pytest.fixture
+def https(host):
+    return Client(host, "https://127.0.0.1", "/tmp/jar-https")
+
+
+def play(playbook: str, extra: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["ansible-playbook", "-v", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+         "-e", json.dumps(extra), os.path.join(SCENARIO, playbook)],
+        capture_output=True, text=True, timeout=900, check=False,
+    )
+
+
+def backend_processes(host) -> list[tuple[str, str]]:
+    lines = host.run("ps -eo user=,args=").stdout.splitlines()
+    procs = [tuple(line.split(None, 1)) for line in lines]
+    return [(user, args) for user, args in procs if HANDLER in args]
+
+
+def wait_for_socket_and_backend(host):
+    host.run(
+        "for i in $(seq 40); do systemctl is-active -q web2py-fcgi.service && "
+        "test -S /run/web2py-fcgi/web2py.sock && break; sleep 0.5; done"
+    )
+
+
+def wait_for_ping(client):
+    """lighttpd may hold a failed backend off for a moment: retry (bounded) until it answers."""
+    for _i in range(20):
+        if client.get("/probe/default/ping").status == 200:
+            return
+        time.sleep(0.5)
+    raise AssertionError("the backend did not answer again within 10 s")
+
+
+def test_services_running(host):
+    for name in ("lighttpd", "web2py-fcgi.socket", "web2py-fcgi.service"):
+        svc = host.service(name)
+        assert svc.is_running and svc.is_enabled, name
+    # The backend gets its listening socket from systemd (socket activation).
+    assert host.run("systemctl show -p TriggeredBy --value web2py-fcgi.service").stdout.strip() == "web2py-fcgi.socket"
+    assert host.run("systemctl show -p NoNewPrivileges --value web2py-fcgi.service").stdout.strip() == "yes"
+    assert host.run("systemctl show -p ProtectSystem --value web2py-fcgi.service").stdout.strip() == "strict"
+
+
+def test_backend_runs_as_web2py(host):
+    procs = backend_processes(host)
+    assert procs, "no FastCGI backend process"
+    assert {user for user, _args in procs} == {"web2py"}
+    assert host.run("systemctl show -p User --value web2py-fcgi.service").stdout.strip() == "web2py"
+    handler = host.file(HANDLER)
+    assert handler.user == "root" and handler.mode == 0o755
+    # flup 1.0.3 from the package index, installed as the web2py user into web2py's venv.
+    assert host.run("/srv/web2py/venv/bin/pip show flup").stdout.count("Version: 1.0.3") == 1
+    assert host.file("/srv/web2py/venv/lib").user == "web2py"
+
+
+def test_socket_under_run_for_lighttpd_only(host):
+    sock = host.file(SOCKET)
+    assert sock.is_socket and sock.user == "www-data" and sock.group == "www-data" and sock.mode == 0o600
+    probe = "import socket; s = socket.socket(socket.AF_UNIX); s.connect('%s')" % SOCKET
+    for user in ("web2py", "nobody"):
+        out = host.run(f"sudo -u {user} python3 -c \"{probe}\"")
+        assert out.rc != 0 and "Permission denied" in out.stderr, user
+    assert host.run(f"sudo -u www-data python3 -c \"{probe}\"").rc == 0
+
+
+def test_backend_restart_keeps_the_socket(host, http):
+    before = host.run(f"stat -c %i {SOCKET}").stdout.strip()
+    pids = host.run("systemctl show -p MainPID --value web2py-fcgi.service").stdout.strip()
+    assert host.run("systemctl restart web2py-fcgi.service").rc == 0
+    assert http.get("/probe/default/ping").body == "pong"
+    assert host.run(f"stat -c %i {SOCKET}").stdout.strip() == before
+    assert host.run("systemctl show -p MainPID --value web2py-fcgi.service").stdout.strip() != pids
+
+
+def test_backend_started_by_the_first_request(host, http):
+    """With the service stopped, systemd still listens and starts it for the next request."""
+    host.run("systemctl stop web2py-fcgi.service")
+    try:
+        assert host.run("systemctl is-active web2py-fcgi.service").stdout.strip() != "active"
+        assert http.get("/probe/default/ping").body == "pong"
+        assert host.run("systemctl is-active web2py-fcgi.service").stdout.strip() == "active"
+    finally:
+        host.run("systemctl start web2py-fcgi.service")
+
+
+def test_probe_over_http_and_https(http, https):
+    for client in (http, https):
+        r = client.get("/probe/default/ping")
+        assert r.status == 200 and r.body == "pong"
+        assert r.headers.get("x-powered-by") == "web2py"
+
+
+def test_hsts_on_https_only(http, https):
+    assert https.get("/probe/default/ping").headers["strict-transport-security"] == "max-age=63072000"
+    assert "strict-transport-security" not in http.get("/probe/default/ping").headers
+
+
+def test_server_version_hidden(http, https):
+    for client in (http, https):
+        assert client.get("/probe/default/ping").headers["server"] == "lighttpd"
+        assert client.get("/probe/static/probe.txt").headers["server"] == "lighttpd"
+
+
+def test_session_cookie_kept(https):
+    assert [https.get("/probe/default/counter").json()["counter"] for _i in range(3)] == [1, 2, 3]
+
+
+def test_db_row_written_and_read(http):
+    data = http.get("/probe/default/dbrw").json()
+    assert data["wrote"] == data["read"]
+
+
+def test_backend_sees_scheme_and_port(http, https):
+    env = https.get("/probe/default/env").json()
+    assert env["scheme"] == "https" and env["is_https"] is True
+    assert env["server_port"] == "443"
+    assert http.get("/probe/default/env").json()["scheme"] == "http"
+    assert http.get("/probe/default/env").json()["server_port"] == "80"
+
+
+@pytest.mark.parametrize("path", ["/probe/static/probe.txt", "/probe/static/_1.2.3/probe.txt"])
+def test_static_served_by_lighttpd(http, https, path):
+    for client in (http, https):
+        r = client.get(path)
+        assert r.status == 200
+        assert r.body == "probe static file served by the web server\n"
+        # lighttpd answered: no web2py header, long expiry.
+        assert "x-powered-by" not in r.headers
+        assert r.headers["cache-control"] == "max-age=31536000"
+    assert "strict-transport-security" in https.get(path).headers
+
+
+def test_static_still_served_with_backend_stopped(host, http):
+    # Both units: the socket alone would start the service again on the next request.
+    host.run("systemctl stop web2py-fcgi.socket web2py-fcgi.service")
+    try:
+        assert http.get("/probe/static/probe.txt").status == 200
+        assert http.get("/probe/default/ping").status in (502, 503)
+    finally:
+        host.run("systemctl start web2py-fcgi.socket web2py-fcgi.service")
+        wait_for_socket_and_backend(host)
+    wait_for_ping(http)
+
+
+@pytest.mark.parametrize("path", [
+    "/applications/probe/databases/storage.sqlite",
+    "/probe/databases/storage.sqlite",
+    "/probe/static/../databases/storage.sqlite",
+    "/probe/static/%2e%2e/databases/storage.sqlite",
+    "/probe/static/%2E%2E/databases/storage.sqlite",
+    "/probe/static/..%2fdatabases/storage.sqlite",
+    "/probe/static/%2e%2e%2fdatabases%2fstorage.sqlite",
+    "/probe/static/_1.2.3/../../databases/storage.sqlite",
+    "/probe/static/_1.2.3/..%2f..%2fdatabases/storage.sqlite",
+    "/probe/static/%252e%252e/databases/storage.sqlite",
+    "/probe/static/..%5cdatabases%5cstorage.sqlite",
+    "//probe//databases//storage.sqlite",
+    "/probe/databases/storage.sqlite?x=/static/y",
+    "/applications/probe/static/../databases/storage.sqlite",
+    "/handler_web2py.fcgi/../applications/probe/databases/storage.sqlite",
+])
+def test_database_never_served(host, http, https, path):
+    assert host.file(f"{ROOT}/applications/probe/databases/storage.sqlite").exists
+    for client in (http, https):
+        r = client.get(path, "--path-as-is")
+        assert r.status in (400, 403, 404), (path, r.status)
+        assert SQLITE_MAGIC not in r.body
+
+
+@pytest.mark.parametrize("path", [
+    "/probe/private/appconfig.ini",
+    "/probe/sessions/",
+    "/probe/errors/",
+    "/probe/cache/",
+    "/probe/uploads/",
+    "/probe/databases/",
+])
+def test_internals_denied(http, path):
+    assert http.get(path).status == 403
+
+
+@pytest.mark.parametrize("path", [
+    "/parameters_443.py",
+    "/wsgihandler.py",
+    "/web2py.py",
+    "/VERSION",
+    "/probe/static/../../../parameters_443.py",
+    "/probe/static/..%2f..%2f..%2fparameters_443.py",
+    "/applications/probe/static/../../../wsgihandler.py",
+    "/probe/static/%2e%2e/%2e%2e/%2e%2e/wsgihandler.py",
+])
+def test_web2py_root_files_never_served(host, https, path):
+    assert host.file(f"{ROOT}/parameters_443.py").exists and host.file(f"{ROOT}/wsgihandler.py").exists
+    r = https.get(path, "--path-as-is")
+    assert r.status in (400, 403, 404), (path, r.status)
+    assert "password=" not in r.body and "gluon" not in r.body
+
+
+@pytest.mark.parametrize("path", ["/admin/default/index", "/admin", "/admin/", "/probe/appadmin/index", "/probe/appadmin"])
+def test_admin_refused_over_http(http, path):
+    assert http.get(path).status == 403
+
+
+@pytest.mark.parametrize("path", ["/admin/default/index", "/admin", "/probe/appadmin/index"])
+def test_admin_disabled_by_default_on_https(host, https, path):
+    assert https.get(path).status == 403
+    params = host.file(f"{ROOT}/parameters_443.py")
+    assert params.mode == 0o600 and params.user == "web2py"
+    assert params.content_string.strip() == "password=None"
+
+
+def test_tls_versions(host):
+    assert not tls_handshake(host, 443, "1.0")
+    assert not tls_handshake(host, 443, "1.1")
+    assert tls_handshake(host, 443, "1.2")
+    assert tls_handshake(host, 443, "1.3")
+
+
+def test_tls_probe_can_detect_old_protocols(host):
+    """Control: the same client completes a TLS 1.0 handshake with a server that allows it."""
+    host.run(
+        "cd /tmp && (timeout 15 openssl s_server -accept 127.0.0.1:9443 -tls1 "
+        "-cipher 'DEFAULT:@SECLEVEL=0' -cert /etc/web2py-deploy/tls/server.crt "
+        "-key /etc/web2py-deploy/tls/server.key -quiet >/dev/null 2>&1 &) ; sleep 1"
+    )
+    assert tls_handshake(host, 9443, "1.0")
+
+
+def test_tls_policy(host):
+    def s_client(args):
+        return host.run(f"echo | timeout 10 openssl s_client -connect 127.0.0.1:443 {args} 2>&1").stdout
+
+    # Mozilla intermediate ciphers only: a CBC/RSA-kx suite is refused, a DHE one accepted
+    # with a >= 2048-bit group.
+    assert "Cipher is (NONE)" in s_client("-tls1_2 -cipher AES128-SHA")
+    dhe = s_client("-tls1_2 -cipher DHE-RSA-AES128-GCM-SHA256")
+    assert "Cipher is DHE-RSA-AES128-GCM-SHA256" in dhe
+    bits = int(dhe.split("Server Temp Key: DH, ")[1].split(" bits")[0])
+    assert bits >= 2048
+    # The configured curves only (X25519:prime256v1:secp384r1): secp521r1 and X448, which
+    # OpenSSL would otherwise accept, are refused.
+    ecdhe = "-tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256"
+    assert "Server Temp Key: X25519" in s_client(f"{ecdhe} -curves X25519:prime256v1")
+    assert "Server Temp Key: ECDH, secp384r1" in s_client(f"{ecdhe} -curves secp384r1")
+    for group in ("secp521r1", "X448"):
+        assert "Cipher is (NONE)" in s_client(f"{ecdhe} -curves {group}")
+        assert "Cipher is (NONE)" in s_client(f"-tls1_3 -groups {group}")
+    # The client's cipher preference is honoured (no server preference).
+    assert "Cipher is ECDHE-RSA-CHACHA20-POLY1305" in s_client(
+        "-tls1_2 -cipher ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256")
+    # No session tickets.
+    tls12 = s_client("-tls1_2")
+    assert "Cipher is ECDHE" in tls12 and "TLS session ticket" not in tls12
+
+
+def test_no_fcgi_prefix_leaks(http, https):
+    """Redirects and URLs web2py builds never show the internal /handler_web2py.fcgi prefix."""
+    env = https.get("/probe/default/env").body
+    assert "handler_web2py" not in env
+    # web2py redirects /probe to its default action with a URL it builds itself.
+    for client in (http, https):
+        r = client.get("/probe")
+        assert r.status in (200, 303) and "handler_web2py" not in r.headers.get("location", "")
+        r = client.get("/probe/default/counter")
+        assert "handler_web2py" not in r.headers.get("set-cookie", "")
+
+
+def test_admin_enabled_over_https_only(host, http, https, lab_vars):
+    """Re-run the role with lighttpd_fcgi_admin_enabled (and a prefork backend, host names)."""
+    run = play("converge.yml", ADMIN_RUN_VARS)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "lab-admin-S3cret!" not in run.stdout + run.stderr
+    params = host.file(f"{ROOT}/parameters_443.py")
+    assert params.mode == 0o600 and params.content_string.startswith('password="pbkdf2(1000,20,sha512)$')
+    wait_for_socket_and_backend(host)
+    wait_for_ping(https)
+    # Over HTTPS the admin logs in; its redirect does not leak the FastCGI prefix.
+    assert_admin_login(https, lab_vars["web2py_admin_password"])
+    form = "&send=%2Fadmin%2Fdefault%2Fsite"
+    r = https.request("/admin/default/index", stdin="password=" + quote(lab_vars["web2py_admin_password"], safe="") + form)
+    assert r.status == 303 and r.headers["location"] == "/admin/default/site"
+    # Still never over plain HTTP.
+    for path in ("/admin/default/index", "/admin", "/probe/appadmin/index"):
+        assert http.get(path).status == 403
+    # The probe keeps working through the prefork backend: several processes, all web2py.
+    assert [https.get("/probe/default/counter").json()["counter"] for _i in range(3)] == [1, 2, 3]
+    procs = backend_processes(host)
+    assert len(procs) >= 3 and {user for user, _args in procs} == {"web2py"}
+    # Host names: a listed one is served, any other refused.
+    assert http.get("/probe/default/ping", "-H", "Host: localhost").status == 200
+    assert http.get("/probe/default/ping", "-H", "Host: evil.example").status == 403
+
+
+def test_invalid_lighttpd_value_fails_and_site_keeps_serving(host, http, https):
+    """A bad lighttpd value fails the play before install; the running site keeps serving."""
+    before = host.file(CONF).sha256sum
+    run = play("bad-config.yml", ADMIN_RUN_VARS)
+    assert run.returncode != 0
+    output = run.stdout + run.stderr
+    # lighttpd -tt on the candidate file refused it.
+    assert "failed to validate" in output and "parser failed" in output
+    # The run went through the admin password task: at -v its secret is still masked.
+    assert "Write parameters_<port>.py" in output
+    assert "lab-admin-S3cret!" not in output
+    assert host.file(CONF).sha256sum == before
+    assert "this_is_not_a_directive" not in host.file(CONF).content_string
+    assert http.get("/probe/default/ping").status == 200
+    assert https.get("/probe/default/ping").status == 200
+    assert host.run(f"lighttpd -tt -f {CONF}").rc == 0
+
+
+def test_http_redirect(host, http, https):
+    """Last: lighttpd_fcgi_http_redirect sends plain HTTP to HTTPS; HTTPS serves as before."""
+    run = play("converge.yml", {**ADMIN_RUN_VARS, "lighttpd_fcgi_http_redirect": True})
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    wait_for_ping(https)
+    r = http.get("/probe/default/ping?x=1")
+    assert r.status == 301 and r.headers["location"] == "https://127.0.0.1/probe/default/ping?x=1"
+    r = http.get("/admin/default/index", "-H", "Host: localhost:80")
+    assert r.status == 301 and r.headers["location"] == "https://localhost/admin/default/index"
+    # Not even a redirect for other host names; nothing from the document root over HTTP.
+    assert http.get("/probe/default/ping", "-H", "Host: evil.example").status == 403
+    assert http.get("/parameters_443.py", "-H", "Host:", "-0").status == 403
+    assert https.get("/probe/default/ping").body == "pong"
+    assert https.get("/probe/static/probe.txt").status == 200
