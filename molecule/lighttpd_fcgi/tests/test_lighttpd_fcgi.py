@@ -5,19 +5,17 @@ Tests run in file order; the ones that re-run the role (admin enabled, a bad val
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from urllib.parse import quote
 
 import pytest
-from conftest import Client, assert_admin_login, tls_handshake
+from conftest import assert_admin_login, processes, run_playbook, tls_handshake
 
 ROOT = "/srv/web2py/web2py"
 SOCKET = "/run/web2py-fcgi/web2py.sock"
 CONF = "/etc/lighttpd/lighttpd.conf"
 HANDLER = "/usr/local/libexec/web2py-deploy/web2py-fcgi.py"
-SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SQLITE_MAGIC = "SQLite format 3"
 # The state the last tests put the host in: admin over HTTPS, a prefork backend, host names.
 ADMIN_RUN_VARS = {
@@ -30,28 +28,12 @@ ADMIN_RUN_VARS = {
 }
 
 
-@pytest.fixture
-def http(host):
-    return Client(host, "http://127.0.0.1", "/tmp/jar-http")
-
-
-@pytest.fixture
-def https(host):
-    return Client(host, "https://127.0.0.1", "/tmp/jar-https")
-
-
 def play(playbook: str, extra: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["ansible-playbook", "-v", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-         "-e", json.dumps(extra), os.path.join(SCENARIO, playbook)],
-        capture_output=True, text=True, timeout=900, check=False,
-    )
+    return run_playbook(playbook, "-e", json.dumps(extra))
 
 
 def backend_processes(host) -> list[tuple[str, str]]:
-    lines = host.run("ps -eo user=,args=").stdout.splitlines()
-    procs = [tuple(line.split(None, 1)) for line in lines]
-    return [(user, args) for user, args in procs if HANDLER in args]
+    return [(user, args) for user, args in processes(host) if HANDLER in args]
 
 
 def wait_for_socket_and_backend(host):
