@@ -8,7 +8,10 @@
 /probe/default/cached   a value cached for 10 minutes: "hit" tells whether it came from cache
 /probe/default/host     which host and process served the request
 /probe/default/env      what the backend saw: scheme, HTTPS flag, server port, client address
+/probe/default/queue    queues probe_task with a random token (only with the scheduler enabled)
+/probe/default/task     ?id=N: that task's status, result, and whether its row is in the DB
 """
+import json
 import os
 import socket
 import time
@@ -85,4 +88,36 @@ def env():
         "host": request.env.http_host,
         "forwarded_for": request.env.http_x_forwarded_for,
         "query": request.env.query_string,
+    })
+
+
+def _scheduler():
+    if globals().get("scheduler") is None:
+        raise HTTP(404, "scheduler not enabled")
+    return globals()["scheduler"]
+
+
+def queue():
+    token = uuid.uuid4().hex
+    _scheduler()
+    # A plain insert rather than scheduler.queue_task: gluon 2.26's queue_task reads .errors
+    # from validate_and_insert, which current pydal returns as a dict.
+    task_id = db.scheduler_task.insert(
+        task_name="probe_task", function_name="probe_task", vars=json.dumps({"token": token}),
+        group_name="main", timeout=60,
+    )
+    return _json({"id": task_id, "token": token})
+
+
+def task():
+    status = _scheduler().task_status(int(request.vars.id or 0), output=True)
+    if status is None:
+        raise HTTP(404, "no such task")
+    token = json.loads(status.scheduler_task.vars or "{}").get("token")
+    row = db(db.probe_row.probe_token == token).select().first() if token else None
+    return _json({
+        "status": status.scheduler_task.status,
+        "result": status.result,
+        "worker": status.scheduler_run.worker_name if status.scheduler_run else None,
+        "row_served_by": row.served_by if row else None,
     })
