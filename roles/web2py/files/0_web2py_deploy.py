@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# pylint: disable=undefined-variable  # web2py injects request, response, session, cache, DAL
+# Managed by web2py.deploy (role web2py): overwritten on every run. This application's
+# session and cache stores, as chosen in the inventory (session_store, cache_store). Settings
+# and credentials come from private/appconfig.ini (0600): [session], [cache], [redis],
+# [memcache]. It runs first among the models (0_...), so sessions are connected before any
+# other model touches them.
+#   session_store: file (web2py's default) | db | redis | memcache | cookie
+#   cache_store:   ram (web2py's default) | disk | redis | memcache; redis and memcache also
+#                  replace cache.ram and cache.disk, as the guide does, so the application's
+#                  existing cache.ram calls are shared by every web2py process and node.
+
+
+def _web2py_deploy_stores():
+    from gluon.contrib.appconfig import AppConfig
+
+    conf = AppConfig(reload=False)
+
+    def setting(path, default=None):
+        value = conf.get(path)
+        return default if value is None else str(value)
+
+    session_store = setting("session.store", "file")
+    cache_store = setting("cache.store", "ram")
+    expiry = int(setting("session.expiry", "3600"))
+    used = {session_store, cache_store}
+
+    redis_conn = None
+    if "redis" in used:
+        from gluon.contrib.redis_utils import RConn
+
+        redis_conn = RConn(
+            host=setting("redis.host", "127.0.0.1"),
+            port=int(setting("redis.port", "6379")),
+            db=int(setting("redis.db", "0")),
+            username=setting("redis.user"),
+            password=setting("redis.password"),
+            socket_timeout=5,
+        )
+    memcache_client = None
+    if "memcache" in used:
+        import web2py_deploy_memcache
+
+        memcache_client = web2py_deploy_memcache.client(
+            servers=setting("memcache.servers", "127.0.0.1:11211").split(","),
+            user=setting("memcache.user", ""),
+            password=setting("memcache.password", ""),
+        )
+
+    if cache_store == "redis":
+        from gluon.contrib.redis_cache import RedisCache
+
+        cache.redis = RedisCache(redis_conn=redis_conn, with_lock=True, fail_gracefully=True)
+        cache.ram = cache.disk = cache.redis
+    elif cache_store == "memcache":
+        cache.memcache = web2py_deploy_memcache.MemcacheCache(memcache_client, request.application)
+        cache.ram = cache.disk = cache.memcache
+    elif cache_store == "disk":
+        cache.ram = cache.disk
+
+    if session_store == "redis":
+        from gluon.contrib.redis_session import RedisSession
+
+        session.connect(request, response, db=RedisSession(redis_conn=redis_conn, session_expiry=expiry, with_lock=True))
+    elif session_store == "memcache":
+        session.connect(request, response, db=web2py_deploy_memcache.MemcacheSessionDB(memcache_client, expiry))
+    elif session_store == "db":
+        session_db = DAL(setting("session.db_uri"), pool_size=int(setting("session.pool_size", "5")), migrate=setting("db.migrate", "true").lower() == "true")
+        session.connect(request, response, db=session_db)
+    elif session_store == "cookie":
+        session.connect(request, response, cookie_key=setting("session.cookie_key"), compression_level=None)
+
+
+_web2py_deploy_stores()
