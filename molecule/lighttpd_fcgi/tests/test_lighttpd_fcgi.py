@@ -68,7 +68,7 @@ def test_backend_runs_as_web2py(host):
     assert {user for user, _args in procs} == {"web2py"}
     assert host.run("systemctl show -p User --value web2py-fcgi.service").stdout.strip() == "web2py"
     handler = host.file(HANDLER)
-    assert handler.user == "root" and handler.mode == 0o755
+    assert handler.user == "root" and handler.mode == 0o644
     # flup 1.0.3 from the package index, installed as the web2py user into web2py's venv.
     assert host.run("/srv/web2py/venv/bin/pip show flup").stdout.count("Version: 1.0.3") == 1
     assert host.file("/srv/web2py/venv/lib").user == "web2py"

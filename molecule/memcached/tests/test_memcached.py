@@ -213,8 +213,10 @@ def test_rejected_candidate_fails_play_and_cache_keeps_running(host, login, user
     assert len([a for _u, a in processes(host) if a.startswith("/usr/bin/memcached")]) == 1
 
 
-@pytest.mark.parametrize(("playbook", "variable"), [("no-users.yml", "memcached_users"),
-                                                     ("public-listen.yml", "memcached_listen")])
+@pytest.mark.parametrize(("playbook", "variable"), [
+    ("no-users.yml", "memcached_users"),
+    ("public-listen.yml", "memcached_listen"),
+])
 def test_refused_input_names_the_variable(host, user, playbook, variable):
     before = host.file(CONF).sha256sum
     run = run_playbook(playbook)

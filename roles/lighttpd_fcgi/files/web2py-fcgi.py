@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Managed by web2py.deploy (role lighttpd_fcgi).
 """web2py FastCGI backend for lighttpd, socket-activated by systemd.
 
