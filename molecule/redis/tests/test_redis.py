@@ -103,20 +103,20 @@ def test_default_user_is_off(admin):
 def test_app_user_sets_gets_and_expires(app):
     assert app("PING") == "PONG"
     assert app("ACL", "WHOAMI") == "web2py"
-    assert app("SET", "w2p:cache:probe:k", "v1", "EX", "120") == "OK"
-    assert app("GET", "w2p:cache:probe:k") == "v1"
-    assert app("EXPIRE", "w2p:cache:probe:k", "90") == "1"
-    assert 0 < int(app("TTL", "w2p:cache:probe:k")) <= 90
+    assert app("SET", "w2p:cache:labtest:k", "v1", "EX", "120") == "OK"
+    assert app("GET", "w2p:cache:labtest:k") == "v1"
+    assert app("EXPIRE", "w2p:cache:labtest:k", "90") == "1"
+    assert 0 < int(app("TTL", "w2p:cache:labtest:k")) <= 90
     # What web2py's redis_session does: a hash per session, an id index, a serial.
-    assert app("HSET", "w2p:sess:probe:1", "unique_key", "abc", "session_data", "x") == "2"
-    assert app("HGET", "w2p:sess:probe:1", "unique_key") == "abc"
-    assert app("SADD", "w2p:sess:probe:id_idx", "w2p:sess:probe:1") in ("0", "1")
-    assert int(app("INCR", "w2p:sess:probe:serial")) >= 1
+    assert app("HSET", "w2p:sess:labtest:1", "unique_key", "abc", "session_data", "x") == "2"
+    assert app("HGET", "w2p:sess:labtest:1", "unique_key") == "abc"
+    assert app("SADD", "w2p:sess:labtest:id_idx", "w2p:sess:labtest:1") in ("0", "1")
+    assert int(app("INCR", "w2p:sess:labtest:serial")) >= 1
     # web2py's lock release script (EVALSHA/SCRIPT LOAD through redis-py's register_script).
-    assert app("SET", "w2p:sess:probe:1:lock", "me", "EX", "10", "NX") == "OK"
+    assert app("SET", "w2p:sess:labtest:1:lock", "me", "EX", "10", "NX") == "OK"
     script = 'if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end'
-    assert app("EVAL", script, "1", "w2p:sess:probe:1:lock", "me") == "1"
-    assert app("DEL", "w2p:cache:probe:k", "w2p:sess:probe:1") == "2"
+    assert app("EVAL", script, "1", "w2p:sess:labtest:1:lock", "me") == "1"
+    assert app("DEL", "w2p:cache:labtest:k", "w2p:sess:labtest:1") == "2"
 
 
 def test_app_user_limited_to_web2py_keys(app):
@@ -166,9 +166,8 @@ def test_config_as_set(admin):
     assert get("protected-mode") == "yes"
     assert get("maxmemory") == str(64 * 1024 * 1024)
     assert get("maxmemory-policy") == "volatile-lru"
-    assert get("appendonly") == "yes"
-    assert get("appendfsync") == "everysec"
-    assert get("save") == "3600 1 300 100 60 10000"
+    assert get("appendonly") == "no"  # see the role's README: RDB snapshots instead
+    assert get("save") == "300 1 60 100 10 10000"
     assert get("bind") == "127.0.0.1 -::1"
     assert get("port") == str(PORT)
     assert get("databases") == "16"
@@ -191,7 +190,7 @@ def test_config_files_read_only_for_redis(host, admin):
 
 
 def test_key_with_ttl_survives_restart_then_expires(host, app):
-    key = f"w2p:sess:probe:restart-{int(time.time())}"
+    key = f"w2p:sess:labtest:restart-{int(time.time())}"
     assert app("SET", key, "kept", "EX", "20") == "OK"
     pid = main_pid(host)
     assert host.run(f"systemctl restart {UNIT}").rc == 0
