@@ -17,8 +17,13 @@ def _web2py_deploy_stores():
     conf = AppConfig(reload=False)
 
     def setting(path, default=None):
-        value = conf.get(path)
-        return default if value is None else str(value)
+        # take() gives the text as written; get() would turn "a,b" into a map, "1e5" into a
+        # float and "true" into True, which breaks passwords and URIs.
+        try:
+            value = str(conf.take(path)).strip()
+        except BaseException:  # AppConfig raises BaseException for a missing key
+            return default
+        return default if value == "" else value
 
     session_store = setting("session.store", "file")
     cache_store = setting("cache.store", "ram")
@@ -69,6 +74,32 @@ def _web2py_deploy_stores():
         session.connect(request, response, db=session_db)
     elif session_store == "cookie":
         session.connect(request, response, cookie_key=setting("session.cookie_key"), compression_level=None)
+
+
+def web2py_deploy_db_uris(read_only=False):
+    """DAL URIs of this application's database from private/appconfig.ini, for DAL(...).
+
+    With read_only=True: the read replicas (db.read_uris) in random order, then the primary, so
+    DAL spreads reads over the replicas and falls back to the next URI when one is down (the
+    guide's replicated-databases recipe); without replicas, or for writes: [primary].
+    Usage in db.py, with read_only = request.function in READ_ONLY_ACTIONS:
+        db = DAL(web2py_deploy_db_uris(read_only), migrate=not read_only, ...)
+    (DAL keeps its .table files per URI: without migrate=False it would try to create the
+    tables on a replica, which refuses writes.)
+    """
+    import random
+
+    from gluon.contrib.appconfig import AppConfig
+
+    conf = AppConfig(reload=False)
+    primary = str(conf.take("db.uri")).strip()
+    try:
+        replicas = str(conf.take("db.read_uris")).split()
+    except BaseException:  # AppConfig raises BaseException for a missing key
+        replicas = []
+    if not read_only or not replicas:
+        return [primary]
+    return random.sample(replicas, len(replicas)) + [primary]
 
 
 _web2py_deploy_stores()

@@ -5,6 +5,8 @@
 /probe/default/ping     plain text "pong"
 /probe/default/counter  a session counter (the session cookie is session_id_probe)
 /probe/default/dbrw     writes a row with a random token and reads it back
+/probe/default/dbread   read-only (?token=...): row count, whether the token's row is there, and
+                        on PostgreSQL whether a replica answered (db.read_uris)
 /probe/default/cached   a value cached for 10 minutes: "hit" tells whether it came from cache
 /probe/default/host     which host and process served the request
 /probe/default/env      what the backend saw: scheme, HTTPS flag, server port, client address
@@ -51,6 +53,16 @@ def dbrw():
         "rows": db(db.probe_row).count(),
         "engine": db._dbname,
     })
+
+
+def dbread():
+    """Read-only: served by a read replica when the application has some (db.read_uris)."""
+    found = db(db.probe_row.probe_token == request.vars.token).select(db.probe_row.served_by).first() if request.vars.token else None
+    answer = {"engine": db._dbname, "rows": db(db.probe_row).count(), "found": bool(found)}
+    if db._dbname == "postgres":
+        in_recovery, server = db.executesql("SELECT pg_is_in_recovery(), host(inet_server_addr())")[0]
+        answer.update(replica=bool(in_recovery), server=server)
+    return _json(answer)
 
 
 def _cache_value():

@@ -6,10 +6,16 @@ from gluon.contrib.appconfig import AppConfig
 
 configuration = AppConfig(reload=False)
 
+# Read-only actions go to the read replicas when appconfig lists some (db.read_uris), as in
+# the guide's replicated-databases recipe; web2py_deploy_db_uris comes from the managed model.
+# No migrations there: DAL keeps its .table files per URI, so it would try to create the
+# tables on a replica, which refuses writes.
+READ_ONLY_ACTIONS = ("dbread",)
+READ_ONLY = request.function in READ_ONLY_ACTIONS
 db = DAL(
-    configuration.get("db.uri") or "sqlite://storage.sqlite",
+    web2py_deploy_db_uris(read_only=READ_ONLY),
     pool_size=configuration.get("db.pool_size") or 0,
-    migrate=bool(configuration.get("db.migrate")),
+    migrate=bool(configuration.get("db.migrate")) and not READ_ONLY,
     check_reserved=["all"],
 )
 db.define_table(

@@ -1,0 +1,122 @@
+"""Scenario postgres: the streaming read replica (hot standby) and the probe reading from it.
+
+These tests run on the replica; `primary` is the container with the primary and the probe.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import time
+
+import pytest
+import testinfra
+from conftest import Client, processes
+from test_postgres import STARTUP, psql_admin
+
+INSTANCE = os.environ.get("MOLECULE_INSTANCE", "instance")
+testinfra_hosts = [f"ansible://{INSTANCE}-replica"]
+PASSFILE = "/var/lib/postgresql/.pgpass-replication"
+APP_PGPASS = "/tmp/test-replica.pgpass"
+
+
+@pytest.fixture(scope="module")
+def primary():
+    return testinfra.get_host(f"ansible://{INSTANCE}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+
+
+@pytest.fixture(scope="module")
+def secrets(host):
+    variables = host.ansible.get_variables()
+    return variables["postgres_db_password"], variables["postgres_replication_password"]
+
+
+def address_of(node) -> str:
+    facts = node.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]
+    return facts["ansible_default_ipv4"]["address"]
+
+
+def wait_for_streaming(primary, seconds: int = 30) -> str:
+    state = ""
+    for _attempt in range(seconds):
+        state = psql_admin(primary, "SELECT state FROM pg_stat_replication", db="postgres").stdout.strip()
+        if state == "streaming":
+            break
+        time.sleep(1)
+    return state
+
+
+def test_replica_is_a_streaming_hot_standby(host, primary):
+    assert psql_admin(host, "SELECT pg_is_in_recovery()", db="postgres").stdout.strip() == "t"
+    assert wait_for_streaming(primary) == "streaming"
+    sender = psql_admin(primary, "SELECT usename, client_addr FROM pg_stat_replication", db="postgres")
+    assert sender.stdout.strip() == f"replicator|{address_of(host)}"
+    # Roles and the database came from the primary.
+    owner = psql_admin(host, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'web2py'", db="postgres")
+    assert owner.stdout.strip() == "web2py"
+
+
+def test_replication_password_only_in_the_passfile(host, secrets):
+    _db_password, replication_password = secrets
+    passfile = host.file(PASSFILE)
+    assert passfile.user == "postgres" and passfile.mode == 0o600
+    # ":" and "\" of the password are escaped as libpq reads a passfile.
+    escaped = replication_password.replace("\\", "\\\\").replace(":", "\\:")
+    assert passfile.content_string.strip().endswith(f":*:replicator:{escaped}")
+    for path in ("/etc/postgresql/15/main/conf.d/web2py-deploy.conf", "/var/lib/postgresql/15/main/postgresql.auto.conf"):
+        text = host.file(path).content_string
+        assert replication_password not in text and escaped not in text
+    conf = host.file("/etc/postgresql/15/main/conf.d/web2py-deploy.conf").content_string
+    assert f"passfile={PASSFILE}" in conf
+    for _user, args in processes(host):
+        assert replication_password not in args
+
+
+def test_replica_refuses_writes(host, secrets):
+    db_password = secrets[0]
+    line = shlex.quote(f"*:*:*:web2py:{db_password}")
+    host.ansible("copy", f"dest={APP_PGPASS} mode=0600 content={line}", check=False)
+    read = host.run(f"PGPASSFILE={APP_PGPASS} psql -w -XAtq -h 127.0.0.1 -U web2py -d web2py -c 'SELECT count(*) > 0 FROM probe_row'")
+    assert read.rc == 0 and read.stdout.strip() == "t", read.stderr
+    write = host.run(
+        f"PGPASSFILE={APP_PGPASS} psql -w -XAtq -h 127.0.0.1 -U web2py -d web2py "
+        "-c \"INSERT INTO probe_row (probe_token) VALUES ('x')\""
+    )
+    assert write.rc != 0
+    assert "cannot execute INSERT in a read-only transaction" in write.stderr
+
+
+def test_primary_refuses_the_app_user_from_the_replica_address(host, primary):
+    # The replica's address may replicate but is not an application host of the primary.
+    out = host.run(f"python3 -c {shlex.quote(STARTUP)} '' {INSTANCE}")
+    assert out.rc == 0, out.stderr
+    assert out.stdout.startswith("E ")
+    assert f'no pg_hba.conf entry for host "{address_of(host)}", user "web2py", database "web2py"' in out.stdout
+
+
+def test_probe_writes_to_the_primary_and_reads_from_the_replica(host, primary):
+    client = Client(primary, "http://127.0.0.1:8000", "/tmp/jar-replica")
+    wrote = client.get("/probe/default/dbrw").json()
+    assert wrote["engine"] == "postgres"
+    answer = {}
+    for _attempt in range(20):  # replication is asynchronous: the row shows up within moments
+        answer = client.get(f"/probe/default/dbread?token={wrote['wrote']}").json()
+        if answer["found"]:
+            break
+        time.sleep(0.5)
+    assert answer["found"] and answer["replica"] is True, answer
+    assert answer["server"] == address_of(host)
+
+
+def test_reads_fall_back_to_the_primary_when_the_replica_is_down(host, primary):
+    client = Client(primary, "http://127.0.0.1:8000", "/tmp/jar-replica-down")
+    token = client.get("/probe/default/dbrw").json()["wrote"]
+    assert host.run("systemctl stop postgresql@15-main").rc == 0
+    try:
+        answer = client.get(f"/probe/default/dbread?token={token}").json()
+        assert answer["found"] and answer["replica"] is False, answer
+        assert answer["server"] == "127.0.0.1"
+    finally:
+        assert host.run("systemctl start postgresql@15-main").rc == 0
+    assert wait_for_streaming(primary) == "streaming"
+    answer = client.get(f"/probe/default/dbread?token={token}").json()
+    assert answer["replica"] is True, answer
