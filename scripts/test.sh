@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (the README's test command):
 #   ./scripts/test.sh                 everything: lint, units, sanity, build, all scenarios
+#                                     (W2P_TEST_JOBS scenarios at a time, default 2)
 #   ./scripts/test.sh molecule NAME   one Molecule scenario (molecule test -s NAME)
 #   ./scripts/test.sh lint|units|sanity|build
 # Installs what it needs on a fresh Debian machine: Docker engine, debootstrap, the lab image,
@@ -48,6 +49,39 @@ run_stage() {
   fi
 }
 
+# Molecule scenarios, up to $1 at a time. Each runs in a slot whose number names its
+# containers (MOLECULE_INSTANCE=ci-<slot>; apt's download cache is per slot, so it is reused by
+# the scenarios that run in it), its output goes to .cache/logs/molecule-<name>.log and is
+# printed when it ends.
+run_scenarios() {
+  local jobs=$1; shift
+  local -a queue=("$@") free=() slot_name=() slot_start=()
+  local -A slot_of=()
+  local i pid slot name rc
+  for ((i = 1; i <= jobs; i++)); do free+=("$i"); done
+  mkdir -p .cache/logs
+  while ((${#queue[@]} > 0 || ${#slot_of[@]} > 0)); do
+    while ((${#queue[@]} > 0 && ${#free[@]} > 0)); do
+      slot=${free[0]}; free=("${free[@]:1}")
+      name=${queue[0]}; queue=("${queue[@]:1}")
+      log "molecule $name (started in slot $slot)"
+      MOLECULE_INSTANCE="ci-$slot" molecule test -s "$name" >".cache/logs/molecule-$name.log" 2>&1 &
+      slot_of[$!]=$slot; slot_name[slot]=$name; slot_start[slot]=$SECONDS
+    done
+    wait -n -p pid; rc=$?
+    slot=${slot_of[$pid]}; unset "slot_of[$pid]"
+    name=${slot_name[slot]}
+    log "molecule $name: output"
+    cat ".cache/logs/molecule-$name.log"
+    if [ "$rc" -eq 0 ]; then
+      passed=$((passed + 1)); results+=("PASS  molecule $name ($((SECONDS - slot_start[slot])) s)")
+    else
+      failed=$((failed + 1)); results+=("FAIL  molecule $name ($((SECONDS - slot_start[slot])) s)")
+    fi
+    free+=("$slot")
+  done
+}
+
 log "setup: Docker engine, virtualenv, lab image"
 setup || { echo "setup failed"; echo "summary: 0 passed, 1 failed"; exit 1; }
 activate
@@ -59,11 +93,11 @@ case "$what" in
     run_stage units stage_units
     run_stage sanity stage_sanity
     run_stage "collection build + install" stage_build
+    scenarios=()
     for dir in molecule/*/; do
-      [ -f "$dir/molecule.yml" ] || continue
-      name=$(basename "$dir")
-      run_stage "molecule $name" stage_molecule "$name"
+      [ -f "$dir/molecule.yml" ] && scenarios+=("$(basename "$dir")")
     done
+    run_scenarios "${W2P_TEST_JOBS:-2}" "${scenarios[@]}"
     ;;
   molecule)
     shift
