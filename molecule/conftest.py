@@ -190,3 +190,86 @@ def assert_bad_config_rejected(host, client: Client, playbook: str, marker: str,
     assert secret not in output
     assert host.file(config).sha256sum == before
     assert client.get("/probe/default/ping").status == 200
+
+
+# --- Multi-host scenarios (postgres, haproxy, cluster).
+
+def node(name: str):
+    """Another container of the scenario, by its inventory name."""
+    import testinfra  # pylint: disable=import-outside-toplevel
+
+    return testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+
+
+def private_address(host) -> str:
+    facts = host.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]
+    return facts["ansible_default_ipv4"]["address"]
+
+
+# A bounded loop of HTTPS requests, each on a new connection, run inside a container: prints
+# how many answered 200 and the first errors (HTTPError such as 503 included).
+REQUEST_LOOP = r"""
+import json, ssl, sys, time, urllib.request
+count, url, pause = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+context = ssl._create_unverified_context()
+ok, errors = 0, []
+for _ in range(count):
+    try:
+        with urllib.request.urlopen(url, context=context, timeout=15) as answer:
+            ok += answer.status == 200
+    except Exception as error:
+        errors.append(repr(error)[:200])
+    time.sleep(pause)
+print(json.dumps({"ok": ok, "errors": errors[:5], "failed": len(errors)}))
+"""
+
+
+def request_loop(host, count: int, url: str, pause: float = 0.03) -> dict:
+    out = host.run(f"python3 -c {shlex.quote(REQUEST_LOOP)} {count} {shlex.quote(url)} {pause}")
+    assert out.rc == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def haproxy_servers(host, backend: str = "web2py_app", socket: str = "/run/haproxy/admin.sock") -> dict[str, bool]:
+    """Server name -> in service (operational state running and no admin state) from the socket."""
+    out = host.run(f"echo 'show servers state {backend}' | socat stdio {socket}").stdout.splitlines()
+    header = out[1].lstrip("# ").split()
+    rows = [dict(zip(header, line.split())) for line in out[2:] if line.strip()]
+    return {row["srv_name"]: row["srv_op_state"] == "2" and row["srv_admin_state"] == "0" for row in rows}
+
+
+def wait_for_servers(host, names, seconds: int = 60) -> dict[str, bool]:
+    """Polls until every server of names is in service (or the time is up); the last state."""
+    import time  # pylint: disable=import-outside-toplevel
+
+    state: dict[str, bool] = {}
+    for _attempt in range(seconds * 2):
+        state = haproxy_servers(host)
+        if all(state.get(name) for name in names):
+            break
+        time.sleep(0.5)
+    return state
+
+
+# The first step of PostgreSQL's protocol for user/database web2py, to argv[1] (port 5432),
+# from argv[2] as source address when given: the server answers with an authentication
+# request ("R ...") or an error ("E ...") naming why it refused, before any password.
+PG_STARTUP = r"""
+import socket, struct, sys
+source = (sys.argv[2], 0) if len(sys.argv) > 2 and sys.argv[2] else None
+s = socket.create_connection((sys.argv[1], 5432), timeout=10, source_address=source)
+params = b"user\x00web2py\x00database\x00web2py\x00\x00"
+s.sendall(struct.pack("!ii", 8 + len(params), 196608) + params)
+kind = s.recv(1)
+length = struct.unpack("!i", s.recv(4))[0]
+body = b""
+while len(body) < length - 4:
+    body += s.recv(length - 4 - len(body))
+print(kind.decode(), body.replace(b"\x00", b" ").decode(errors="replace"))
+"""
+
+
+def pg_startup(host, target: str, source: str = "") -> str:
+    out = host.run(f"python3 -c {shlex.quote(PG_STARTUP)} {shlex.quote(target)} {shlex.quote(source)}")
+    assert out.rc == 0, out.stderr
+    return out.stdout

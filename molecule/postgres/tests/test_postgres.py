@@ -11,7 +11,7 @@ import os
 import shlex
 
 import pytest
-from conftest import Client, processes, run_playbook
+from conftest import Client, pg_startup, processes, run_playbook
 
 testinfra_hosts = [f"ansible://{os.environ.get('MOLECULE_INSTANCE', 'instance')}"]
 
@@ -19,23 +19,6 @@ CONF = "/etc/postgresql/15/main/conf.d/web2py-deploy.conf"
 HBA = "/etc/postgresql/15/main/pg_hba.conf"
 BACKUPS = "/var/backups/postgresql"
 PGPASS = "/tmp/test-postgres.pgpass"
-
-# Speaks the first step of PostgreSQL's protocol from a chosen source address: the server
-# answers with an authentication request ("R") or an error ("E") naming why it refused.
-STARTUP = r"""
-import socket, struct, sys
-source = (sys.argv[1], 0) if len(sys.argv) > 1 and sys.argv[1] else None
-target = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
-s = socket.create_connection((target, 5432), timeout=10, source_address=source)
-params = b"user\x00web2py\x00database\x00web2py\x00\x00"
-s.sendall(struct.pack("!ii", 8 + len(params), 196608) + params)
-kind = s.recv(1)
-length = struct.unpack("!i", s.recv(4))[0]
-body = b""
-while len(body) < length - 4:
-    body += s.recv(length - 4 - len(body))
-print(kind.decode(), body.replace(b"\x00", b" ").decode(errors="replace"))
-"""
 
 
 def psql_admin(host, sql: str, db: str = "web2py"):
@@ -103,13 +86,12 @@ def test_wrong_password_refused(host):
 
 
 def test_address_not_in_pg_hba_refused(host):
-    refused = host.run(f"python3 -c {shlex.quote(STARTUP)} 127.0.0.2")
-    assert refused.rc == 0, refused.stderr
-    assert refused.stdout.startswith("E ")
-    assert 'no pg_hba.conf entry for host "127.0.0.2", user "web2py", database "web2py"' in refused.stdout
+    refused = pg_startup(host, "127.0.0.1", source="127.0.0.2")
+    assert refused.startswith("E ")
+    assert 'no pg_hba.conf entry for host "127.0.0.2", user "web2py", database "web2py"' in refused
     # Control: the same client from 127.0.0.1 is asked for SCRAM-SHA-256 (R, SASL).
-    allowed = host.run(f"python3 -c {shlex.quote(STARTUP)} 127.0.0.1")
-    assert allowed.stdout.startswith("R ") and "SCRAM-SHA-256" in allowed.stdout, allowed.stdout
+    allowed = pg_startup(host, "127.0.0.1", source="127.0.0.1")
+    assert allowed.startswith("R ") and "SCRAM-SHA-256" in allowed, allowed
 
 
 def test_superuser_not_reachable_over_tcp(host):

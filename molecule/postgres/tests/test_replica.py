@@ -9,9 +9,8 @@ import shlex
 import time
 
 import pytest
-import testinfra
-from conftest import Client, processes
-from test_postgres import STARTUP, psql_admin
+from conftest import Client, node, pg_startup, private_address, processes
+from test_postgres import psql_admin
 
 INSTANCE = os.environ.get("MOLECULE_INSTANCE", "instance")
 testinfra_hosts = [f"ansible://{INSTANCE}-replica"]
@@ -21,18 +20,13 @@ APP_PGPASS = "/tmp/test-replica.pgpass"
 
 @pytest.fixture(scope="module")
 def primary():
-    return testinfra.get_host(f"ansible://{INSTANCE}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])
+    return node(INSTANCE)
 
 
 @pytest.fixture(scope="module")
 def secrets(host):
     variables = host.ansible.get_variables()
     return variables["postgres_db_password"], variables["postgres_replication_password"]
-
-
-def address_of(node) -> str:
-    facts = node.ansible("setup", "filter=ansible_default_ipv4")["ansible_facts"]
-    return facts["ansible_default_ipv4"]["address"]
 
 
 def wait_for_streaming(primary, seconds: int = 30) -> str:
@@ -49,7 +43,7 @@ def test_replica_is_a_streaming_hot_standby(host, primary):
     assert psql_admin(host, "SELECT pg_is_in_recovery()", db="postgres").stdout.strip() == "t"
     assert wait_for_streaming(primary) == "streaming"
     sender = psql_admin(primary, "SELECT usename, client_addr FROM pg_stat_replication", db="postgres")
-    assert sender.stdout.strip() == f"replicator|{address_of(host)}"
+    assert sender.stdout.strip() == f"replicator|{private_address(host)}"
     # Roles and the database came from the primary.
     owner = psql_admin(host, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'web2py'", db="postgres")
     assert owner.stdout.strip() == "web2py"
@@ -87,10 +81,9 @@ def test_replica_refuses_writes(host, secrets):
 
 def test_primary_refuses_the_app_user_from_the_replica_address(host, primary):
     # The replica's address may replicate but is not an application host of the primary.
-    out = host.run(f"python3 -c {shlex.quote(STARTUP)} '' {INSTANCE}")
-    assert out.rc == 0, out.stderr
-    assert out.stdout.startswith("E ")
-    assert f'no pg_hba.conf entry for host "{address_of(host)}", user "web2py", database "web2py"' in out.stdout
+    refused = pg_startup(host, INSTANCE)
+    assert refused.startswith("E ")
+    assert f'no pg_hba.conf entry for host "{private_address(host)}", user "web2py", database "web2py"' in refused
 
 
 def test_probe_writes_to_the_primary_and_reads_from_the_replica(host, primary):
@@ -104,7 +97,7 @@ def test_probe_writes_to_the_primary_and_reads_from_the_replica(host, primary):
             break
         time.sleep(0.5)
     assert answer["found"] and answer["replica"] is True, answer
-    assert answer["server"] == address_of(host)
+    assert answer["server"] == private_address(host)
 
 
 def test_reads_fall_back_to_the_primary_when_the_replica_is_down(host, primary):

@@ -1,0 +1,163 @@
+"""Scenario haproxy: HAProxy in front of two web2py app hosts, checked with real requests.
+
+The tests run on the load balancer; the app hosts are reached with testinfra.get_host.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from conftest import Client, assert_tls_policy, haproxy_servers, node, processes, request_loop, run_playbook, wait_for_servers
+
+INSTANCE = os.environ.get("MOLECULE_INSTANCE", "instance")
+testinfra_hosts = [f"ansible://{INSTANCE}"]
+APPS = (f"{INSTANCE}-app1", f"{INSTANCE}-app2")
+SOCKET = "/run/haproxy/admin.sock"
+CONFIG = "/etc/haproxy/haproxy.cfg"
+PING = "https://127.0.0.1/probe/default/ping"
+
+
+def kill_web2py(app) -> None:
+    """The app host's web2py goes away at once (a crash): a plain stop of web2py's Rocket
+    waits for the requests HAProxy keeps sending it (measured: 24 s under a request loop)."""
+    assert app.run("systemctl stop --no-block web2py && systemctl kill --signal=SIGKILL web2py").rc == 0
+    for _attempt in range(20):
+        if not app.service("web2py").is_running:
+            return
+        time.sleep(0.5)
+    raise AssertionError("web2py still runs")
+
+
+@pytest.fixture
+def https(host):
+    return Client(host, "https://127.0.0.1", "/tmp/jar-haproxy")
+
+
+def test_service_listeners_and_users(host):
+    svc = host.service("haproxy")
+    assert svc.is_running and svc.is_enabled
+    listening = {line.split()[3] for line in host.run("ss -Hltn").stdout.splitlines()}
+    assert {"0.0.0.0:80", "0.0.0.0:443", "127.0.0.1:8404"} <= listening, listening
+    users = {user for user, args in processes(host) if args.startswith("/usr/sbin/haproxy")}
+    assert users == {"root", "haproxy"}  # the master keeps root to reload; workers are haproxy
+    assert wait_for_servers(host, APPS) == {APPS[0]: True, APPS[1]: True}
+
+
+def test_http_redirects_to_https(host):
+    answer = Client(host, "http://127.0.0.1", "/tmp/jar-haproxy-http").get("/probe/default/ping?x=1")
+    assert answer.status == 301
+    assert answer.headers["location"] == "https://127.0.0.1/probe/default/ping?x=1"
+    # The HTTP port of the Host header is not carried over to HTTPS.
+    named = Client(host, "http://127.0.0.1", "/tmp/jar-haproxy-http").get("/a?b=c", "-H", "Host: www.example.org:80")
+    assert named.status == 301 and named.headers["location"] == "https://www.example.org/a?b=c"
+
+
+def test_tls_policy_and_headers(host, https):
+    assert_tls_policy(host, 443)
+    answer = https.get("/probe/default/ping")
+    assert answer.status == 200 and answer.body == "pong"
+    assert answer.headers["strict-transport-security"] == "max-age=63072000"
+    assert "server" not in answer.headers
+    certificate = host.run("openssl s_client -connect 127.0.0.1:443 -servername localhost </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256")
+    expected = host.run("openssl x509 -in /etc/web2py-deploy/tls/server.crt -noout -fingerprint -sha256")
+    assert certificate.stdout and certificate.stdout == expected.stdout
+
+
+def test_requests_are_balanced_across_the_app_hosts(host):
+    seen = set()
+    for index in range(8):  # no cookie: round robin
+        seen.add(Client(host, "https://127.0.0.1", f"/tmp/jar-balance-{index}").get("/probe/default/host").json()["host"])
+    assert seen == set(APPS)
+
+
+def test_sticky_cookie_pins_a_client(host, https):
+    first = https.get("/probe/default/host")
+    cookie = first.headers["set-cookie"]
+    assert cookie.startswith("W2PSRV=") and "HttpOnly" in cookie and "Secure" in cookie
+    hosts = {https.get("/probe/default/host").json()["host"] for _ in range(6)}
+    assert hosts == {first.json()["host"]}
+
+
+def test_session_survives_the_loss_of_its_node(host, https):
+    assert https.get("/probe/default/counter").json() == {"counter": 1}
+    assert https.get("/probe/default/counter").json() == {"counter": 2}
+    served = https.get("/probe/default/host").json()["host"]
+    kill_web2py(node(served))
+    try:
+        other = https.get("/probe/default/host").json()["host"]
+        assert other != served
+        assert https.get("/probe/default/counter").json() == {"counter": 3}  # from Redis
+    finally:
+        assert node(served).run("systemctl start web2py").rc == 0
+    assert wait_for_servers(host, APPS)[served]
+
+
+def test_no_failed_request_while_a_node_stops_and_it_rejoins(host):
+    stopped = node(APPS[1])
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        loop = pool.submit(request_loop, host, 300, PING)
+        time.sleep(1.5)
+        kill_web2py(stopped)
+        # The health check takes it out (fall 2, inter 1s) while the loop still runs.
+        down = looping = False
+        for _attempt in range(20):
+            down, looping = haproxy_servers(host)[APPS[1]] is False, not loop.done()
+            if down:
+                break
+            time.sleep(0.5)
+        result = loop.result(timeout=300)
+    try:
+        assert down and looping, (haproxy_servers(host), looping)
+        assert result["failed"] == 0 and result["ok"] == 300, result
+    finally:
+        assert stopped.run("systemctl start web2py").rc == 0
+    assert wait_for_servers(host, APPS)[APPS[1]]
+    seen = {Client(host, "https://127.0.0.1", f"/tmp/jar-rejoin-{i}").get("/probe/default/host").json()["host"] for i in range(6)}
+    assert seen == set(APPS)
+
+
+def test_reload_drops_no_request(host):
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        loop = pool.submit(request_loop, host, 150, PING)
+        for _reload in range(3):
+            time.sleep(1)
+            assert host.run("systemctl reload haproxy").rc == 0
+        result = loop.result(timeout=300)
+    assert result["failed"] == 0 and result["ok"] == 150, result
+
+
+def test_drain_through_the_admin_socket(host):
+    name = APPS[0]
+    assert host.run(f"echo 'set server web2py_app/{name} state drain' | socat stdio {SOCKET}").rc == 0
+    try:
+        seen = {Client(host, "https://127.0.0.1", f"/tmp/jar-drain-{i}").get("/probe/default/host").json()["host"] for i in range(6)}
+        assert seen == {APPS[1]}
+    finally:
+        host.run(f"echo 'set server web2py_app/{name} state ready' | socat stdio {SOCKET}")
+
+
+def test_stats_page_behind_auth(host):
+    password = host.ansible.get_variables()["haproxy_stats_password"]
+    assert host.run("curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8404/").stdout == "401"
+    page = host.run(f"curl -s -u stats:{shlex.quote(password)} 'http://127.0.0.1:8404/;csv'")
+    assert page.rc == 0 and "web2py_app" in page.stdout
+    config = host.file(CONFIG)
+    assert config.user == "root" and config.group == "haproxy" and config.mode == 0o640
+    pem = host.file("/etc/haproxy/certs/web2py-deploy.pem")
+    assert pem.user == "root" and pem.mode == 0o600
+    for _user, args in processes(host):
+        assert password not in args
+
+
+def test_bad_config_fails_before_install(host, https):
+    before = host.file(CONFIG).sha256sum
+    run = run_playbook("bad-config.yml")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "failed to validate" in output
+    assert "unexpected character 'n' in 'timeout server'" in output.replace("\\'", "'")
+    assert host.file(CONFIG).sha256sum == before
+    assert https.get("/probe/default/ping").body == "pong"
