@@ -77,7 +77,7 @@ def test_sticky_cookie_pins_a_client(host, https):
     first = https.get("/probe/default/host")
     cookie = first.headers["set-cookie"]
     assert cookie.startswith("W2PSRV=") and "HttpOnly" in cookie and "Secure" in cookie
-    hosts = {https.get("/probe/default/host").json()["host"] for _ in range(6)}
+    hosts = {https.get("/probe/default/host").json()["host"] for _request in range(6)}
     assert hosts == {first.json()["host"]}
 
 
