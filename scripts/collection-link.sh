@@ -5,4 +5,4 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 dir="$top/.cache/collections/ansible_collections/web2py"
 mkdir -p "$dir" "$top/.cache/apt-archives/partial"
-ln -sfn "$top" "$dir/deploy"
+[ "$(readlink "$dir/deploy" 2>/dev/null)" = "$top" ] || ln -sfn "$top" "$dir/deploy"

@@ -3,7 +3,7 @@
 #   ./scripts/test.sh                 everything: lint, units, sanity, build, all scenarios
 #                                     (W2P_TEST_JOBS scenarios at a time, default 2)
 #   ./scripts/test.sh molecule NAME   one Molecule scenario (molecule test -s NAME)
-#   ./scripts/test.sh lint|units|sanity|build
+#   ./scripts/test.sh lint|units|sanity|build|lab
 # Installs what it needs on a fresh Debian machine: Docker engine, debootstrap, the lab image,
 # the Python virtualenv. Prints a summary line "summary: N passed, N failed" at the end.
 set -uo pipefail
@@ -27,7 +27,25 @@ activate() {
 }
 
 stage_lint() {
-  yamllint -s . && ansible-lint --offline --profile production && python scripts/role-docs.py --check
+  yamllint -s . && ansible-lint --offline --profile production && python scripts/role-docs.py --check \
+    && syntax_check_inventories
+}
+# Every playbook against every shipped inventory (lab and examples).
+syntax_check_inventories() {
+  local inventory playbook
+  for inventory in inventories/*/hosts.yml; do
+    for playbook in playbooks/*.yml; do
+      ansible-playbook --syntax-check -i "$inventory" "$playbook" >/dev/null \
+        || { echo "syntax check failed: $playbook with $inventory"; return 1; }
+    done
+  done
+}
+# The README's first command: the lab comes up, passes its smoke check, and goes away.
+stage_lab() {
+  local rc=0
+  scripts/lab.sh up || rc=$?
+  scripts/lab.sh down || rc=1
+  return "$rc"
 }
 stage_units() { python -m pytest -q tests/unit; }
 stage_sanity() { scripts/ci/sanity.sh; }
@@ -64,19 +82,23 @@ run_scenarios() {
     while ((${#queue[@]} > 0 && ${#free[@]} > 0)); do
       slot=${free[0]}; free=("${free[@]:1}")
       name=${queue[0]}; queue=("${queue[@]:1}")
-      log "molecule $name (started in slot $slot)"
-      MOLECULE_INSTANCE="ci-$slot" molecule test -s "$name" >".cache/logs/molecule-$name.log" 2>&1 &
+      log "$name (started in slot $slot)"
+      if [ "$name" = lab ]; then
+        stage_lab >".cache/logs/molecule-$name.log" 2>&1 &
+      else
+        MOLECULE_INSTANCE="ci-$slot" molecule test -s "$name" >".cache/logs/molecule-$name.log" 2>&1 &
+      fi
       slot_of[$!]=$slot; slot_name[slot]=$name; slot_start[slot]=$SECONDS
     done
     wait -n -p pid; rc=$?
     slot=${slot_of[$pid]}; unset "slot_of[$pid]"
     name=${slot_name[slot]}
-    log "molecule $name: output"
+    log "$name: output"
     cat ".cache/logs/molecule-$name.log"
     if [ "$rc" -eq 0 ]; then
-      passed=$((passed + 1)); results+=("PASS  molecule $name ($((SECONDS - slot_start[slot])) s)")
+      passed=$((passed + 1)); results+=("PASS  $name ($((SECONDS - slot_start[slot])) s)")
     else
-      failed=$((failed + 1)); results+=("FAIL  molecule $name ($((SECONDS - slot_start[slot])) s)")
+      failed=$((failed + 1)); results+=("FAIL  $name ($((SECONDS - slot_start[slot])) s)")
     fi
     free+=("$slot")
   done
@@ -93,9 +115,10 @@ case "$what" in
     run_stage units stage_units
     run_stage sanity stage_sanity
     run_stage "collection build + install" stage_build
-    scenarios=()
+    # The longest first (the cluster scenario and the lab), then the roles' scenarios.
+    scenarios=(cluster lab)
     for dir in molecule/*/; do
-      [ -f "$dir/molecule.yml" ] && scenarios+=("$(basename "$dir")")
+      [ -f "$dir/molecule.yml" ] && [ "$(basename "$dir")" != cluster ] && scenarios+=("$(basename "$dir")")
     done
     run_scenarios "${W2P_TEST_JOBS:-2}" "${scenarios[@]}"
     ;;
@@ -104,10 +127,10 @@ case "$what" in
     [ $# -gt 0 ] || { echo "usage: $0 molecule SCENARIO..."; exit 2; }
     for name in "$@"; do run_stage "molecule $name" stage_molecule "$name"; done
     ;;
-  lint|units|sanity|build)
+  lint|units|sanity|build|lab)
     run_stage "$what" "stage_$what"
     ;;
-  *) echo "usage: $0 [all|lint|units|sanity|build|molecule SCENARIO...]"; exit 2 ;;
+  *) echo "usage: $0 [all|lint|units|sanity|build|lab|molecule SCENARIO...]"; exit 2 ;;
 esac
 
 log "results"

@@ -4,6 +4,7 @@
 
 /probe/default/ping     plain text "pong"
 /probe/default/counter  a session counter (the session cookie is session_id_probe)
+/probe/default/visit    the same counter and the host that served it
 /probe/default/dbrw     writes a row with a random token and reads it back
 /probe/default/dbread   read-only (?token=...): row count, whether the token's row is there, and
                         on PostgreSQL whether a replica answered (db.read_uris)
@@ -39,6 +40,12 @@ def ping():
 def counter():
     session.counter = (session.counter or 0) + 1
     return _json({"counter": session.counter})
+
+
+def visit():
+    """The session counter and the host that served it (sessions shared by a cluster)."""
+    session.counter = (session.counter or 0) + 1
+    return _json({"counter": session.counter, "host": socket.gethostname()})
 
 
 def dbrw():
