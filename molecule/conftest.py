@@ -1,13 +1,17 @@
 """Helpers shared by every scenario's testinfra tests.
 
-Requests are made from inside the lab container (``host.run``), to loopback only.
+Requests are made from inside the lab container (``host.run``), to loopback only; the TLS scan
+(sslyze) runs on the controller against the container's address on its Docker network.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import shlex
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -153,6 +157,61 @@ def assert_tls_client_detects_old_protocols(host, port: int = 9443) -> None:
     assert tls_handshake(host, port, "1.0")
 
 
+def sslyze_scan(address: str, port: int = 443) -> dict:
+    """sslyze (from the controller, to a lab container) with Mozilla's intermediate check and
+    the lab root CA (molecule/shared/lab-ca.yml) as trust anchor; connects to address with
+    the name the lab certificate carries (localhost), which the path validation checks. Returns compliant (bool),
+    output (sslyze's report) and scan (its JSON)."""
+    ca = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "lab-ca", "root.crt")
+    with tempfile.TemporaryDirectory() as tmp:
+        report = os.path.join(tmp, "sslyze.json")
+        run = subprocess.run(
+            [sys.executable, "-m", "sslyze", "--mozilla_config=intermediate", f"--certinfo_ca_file={ca}",
+             f"--json_out={report}", f"localhost:{port}{{{address}}}"],
+            capture_output=True, text=True, timeout=300, check=False,
+        )
+        with open(report, encoding="utf-8") as stream:
+            scan = json.load(stream)
+    return {"compliant": run.returncode == 0 and ": OK - Compliant." in run.stdout,
+            "output": run.stdout + run.stderr, "scan": scan}
+
+
+def assert_mozilla_intermediate(host, port: int = 443) -> None:
+    """The endpoint passes sslyze's Mozilla intermediate check and serves the expected chain:
+    the lab server certificate, then the lab intermediate (verified up to the lab root)."""
+    result = sslyze_scan(private_address(host), port)
+    assert result["compliant"], result["output"][-3000:]
+    server = result["scan"]["server_scan_results"][0]
+    deployment = server["scan_result"]["certificate_info"]["result"]["certificate_deployments"][0]
+    served = [cert["subject"]["rfc4514_string"] for cert in deployment["received_certificate_chain"]]
+    assert served == ["CN=localhost", "CN=web2py.deploy lab intermediate CA"], served
+    verified = [cert["subject"]["rfc4514_string"] for cert in deployment["verified_certificate_chain"]]
+    assert verified == served + ["CN=web2py.deploy lab root CA"], verified
+
+
+def assert_mozilla_check_detects_a_weak_server(host, port: int = 9444) -> None:
+    """Control: the same scan fails a server that allows TLS 1.0 with the same lab chain."""
+    host.run(
+        f"cd /tmp && (timeout 60 openssl s_server -accept {port} -www -tls1 -cipher 'DEFAULT:@SECLEVEL=0' "
+        "-cert /etc/web2py-deploy/tls/server.crt -key /etc/web2py-deploy/tls/server.key "
+        ">/dev/null 2>&1 &) ; sleep 1"
+    )
+    result = sslyze_scan(private_address(host), port)
+    assert not result["compliant"] and "tls_versions" in result["output"], result["output"][-3000:]
+
+
+def assert_http_redirect(http: Client, https: Client, variable: str, secret: str) -> None:
+    """Re-run converge with <role>_http_redirect: plain HTTP only redirects to HTTPS (301),
+    HTTPS serves as before, and the -v output hides the admin password."""
+    run = run_playbook("converge.yml", "-e", json.dumps({variable: True}))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert secret not in run.stdout + run.stderr
+    r = http.get("/probe/default/ping?x=1")
+    assert r.status == 301 and r.headers["location"].startswith("https://"), (r.status, r.headers)
+    assert r.headers["location"].split("?")[0].endswith("/probe/default/ping")
+    assert https.get("/probe/default/ping").body == "pong"
+
+
 def processes(host) -> list[tuple[str, str]]:
     """(user, args) of every process in the container."""
     return [tuple(line.split(None, 1)) for line in host.run("ps -eo user=,args=").stdout.splitlines()]
@@ -176,6 +235,36 @@ def run_playbook(playbook: str, *args: str) -> subprocess.CompletedProcess:
         ["ansible-playbook", "-v", "-i", os.environ["MOLECULE_INVENTORY_FILE"], os.path.join(scenario, playbook), *args],
         capture_output=True, text=True, timeout=900, check=False,
     )
+
+
+def recap_changed(output: str) -> dict[str, int]:
+    """Host -> changed count from a PLAY RECAP."""
+    return {host: int(count) for host, count in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.M)}
+
+
+SECRET_VARIABLES = ("web2py_admin_password", "postgres_db_password", "postgres_replication_password",
+                    "redis_app_password", "redis_admin_password", "haproxy_stats_password")
+
+
+def secret_values(variables: dict) -> tuple[str, ...]:
+    """The scenario's secrets (rendered variables): passwords of the roles, of memcached_users
+    and of the applications' Redis/memcached connections."""
+    values = [variables.get(name) for name in SECRET_VARIABLES]
+    values += [user.get("password") for user in variables.get("memcached_users") or []]
+    values += [(variables.get(name) or {}).get("password") for name in ("web2py_redis", "web2py_memcache")]
+    return tuple(value for value in values if isinstance(value, str) and len(value) >= 6 and "{{" not in value)
+
+
+def assert_check_mode_clean(playbook: str = "converge.yml", secrets: tuple[str, ...] = ()) -> None:
+    """--check --diff on the converged scenario completes and reports 0 changes on every host;
+    its -v output shows none of the secrets."""
+    run = run_playbook(playbook, "--check", "--diff")
+    output = re.sub(r"\x1b\[[0-9;]*m", "", run.stdout + run.stderr)
+    assert run.returncode == 0, output[-3000:]
+    changed = recap_changed(output)
+    assert changed and not any(changed.values()), (changed, output[-3000:])
+    for secret in secrets:
+        assert secret not in output
 
 
 def assert_bad_config_rejected(host, client: Client, playbook: str, marker: str, config: str, secret: str) -> None:

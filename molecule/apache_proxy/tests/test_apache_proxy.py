@@ -5,6 +5,10 @@ import time
 
 import pytest
 from conftest import (
+    assert_http_redirect,
+    assert_check_mode_clean,
+    secret_values,
+    assert_mozilla_intermediate,
     ADMIN_PATHS,
     run_playbook,
     STATIC_PATHS,
@@ -22,6 +26,11 @@ from conftest import (
 ROOT = "/srv/web2py/web2py"
 SITE = "/etc/apache2/sites-available/web2py.conf"
 UNIT = "/etc/systemd/system/web2py.service"
+
+
+def test_check_mode_on_the_converged_host_changes_nothing(lab_vars):
+    """First, on the state converge left: --check --diff reports 0 changes, -v shows no secret."""
+    assert_check_mode_clean(secrets=secret_values(lab_vars))
 
 
 def test_services_running(host):
@@ -150,6 +159,11 @@ def test_tls_versions(host):
     assert_tls_policy(host, 443)
 
 
+def test_mozilla_intermediate_tls_scan(host):
+    """sslyze from the controller: Mozilla intermediate, the lab chain served and verified."""
+    assert_mozilla_intermediate(host)
+
+
 def test_tls_probe_can_detect_old_protocols(host):
     assert_tls_client_detects_old_protocols(host)
 
@@ -171,3 +185,8 @@ def test_invalid_apache_value_fails_and_site_keeps_serving(host, http, lab_vars)
     assert_bad_config_rejected(host, http, "bad-config.yml", "ThisIsNotADirective", SITE,
                                lab_vars["web2py_admin_password"])
     assert host.run("apache2ctl -t").rc == 0
+
+
+def test_http_redirect(http, https, lab_vars):
+    """Last: with apache_proxy_http_redirect the plain-HTTP site only redirects to HTTPS."""
+    assert_http_redirect(http, https, "apache_proxy_http_redirect", lab_vars["web2py_admin_password"])

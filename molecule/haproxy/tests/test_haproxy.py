@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import Client, assert_tls_policy, haproxy_servers, node, processes, request_loop, run_playbook, wait_for_servers
+from conftest import assert_check_mode_clean, secret_values, assert_mozilla_intermediate, Client, assert_tls_policy, haproxy_servers, node, processes, request_loop, run_playbook, wait_for_servers
 
 INSTANCE = os.environ.get("MOLECULE_INSTANCE", "instance")
 testinfra_hosts = [f"ansible://{INSTANCE}"]
@@ -29,6 +29,11 @@ def kill_web2py(app) -> None:
             return
         time.sleep(0.5)
     raise AssertionError("web2py still runs")
+
+
+def test_check_mode_on_the_converged_host_changes_nothing(lab_vars):
+    """First, on the state converge left: --check --diff reports 0 changes, -v shows no secret."""
+    assert_check_mode_clean(secrets=secret_values(lab_vars))
 
 
 @pytest.fixture
@@ -64,6 +69,11 @@ def test_tls_policy_and_headers(host, https):
     certificate = host.run("openssl s_client -connect 127.0.0.1:443 -servername localhost </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256")
     expected = host.run("openssl x509 -in /etc/web2py-deploy/tls/server.crt -noout -fingerprint -sha256")
     assert certificate.stdout and certificate.stdout == expected.stdout
+
+
+def test_mozilla_intermediate_tls_scan(host):
+    """sslyze from the controller: Mozilla intermediate, the lab chain served and verified."""
+    assert_mozilla_intermediate(host)
 
 
 def test_requests_are_balanced_across_the_app_hosts(host):

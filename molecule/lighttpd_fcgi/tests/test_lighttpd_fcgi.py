@@ -10,7 +10,7 @@ import time
 from urllib.parse import quote
 
 import pytest
-from conftest import assert_admin_login, processes, run_playbook, tls_handshake
+from conftest import assert_check_mode_clean, secret_values, assert_mozilla_intermediate, assert_admin_login, processes, run_playbook, tls_handshake
 
 ROOT = "/srv/web2py/web2py"
 SOCKET = "/run/web2py-fcgi/web2py.sock"
@@ -50,6 +50,11 @@ def wait_for_ping(client):
             return
         time.sleep(0.5)
     raise AssertionError("the backend did not answer again within 10 s")
+
+
+def test_check_mode_on_the_converged_host_changes_nothing(lab_vars):
+    """First, on the state converge left: --check --diff reports 0 changes, -v shows no secret."""
+    assert_check_mode_clean(secrets=secret_values(lab_vars))
 
 
 def test_services_running(host):
@@ -272,6 +277,11 @@ def test_tls_policy(host):
     # No session tickets.
     tls12 = s_client("-tls1_2")
     assert "Cipher is ECDHE" in tls12 and "TLS session ticket" not in tls12
+
+
+def test_mozilla_intermediate_tls_scan(host):
+    """sslyze from the controller: Mozilla intermediate, the lab chain served and verified."""
+    assert_mozilla_intermediate(host)
 
 
 def test_no_fcgi_prefix_leaks(http, https):

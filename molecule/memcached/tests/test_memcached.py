@@ -5,7 +5,7 @@ import base64
 import re
 
 import pytest
-from conftest import processes, run_playbook
+from conftest import assert_check_mode_clean, secret_values, processes, run_playbook
 
 CONF = "/etc/memcached.conf"
 AUTH_FILE = "/etc/memcached/users"
@@ -59,6 +59,11 @@ def auth(name: str, password: str) -> bytes:
 
 def stats(reply: str) -> dict[str, str]:
     return dict(re.findall(r"^STAT (\S+) (\S+)\r$", reply, re.M))
+
+
+def test_check_mode_on_the_converged_host_changes_nothing(lab_vars):
+    """First, on the state converge left: --check --diff reports 0 changes, -v shows no secret."""
+    assert_check_mode_clean(secrets=secret_values(lab_vars))
 
 
 @pytest.fixture

@@ -3,6 +3,11 @@ from __future__ import annotations
 
 import pytest
 from conftest import (
+    assert_http_redirect,
+    assert_check_mode_clean,
+    secret_values,
+    assert_mozilla_check_detects_a_weak_server,
+    assert_mozilla_intermediate,
     ADMIN_PATHS,
     STATIC_PATHS,
     assert_admin_login,
@@ -20,6 +25,11 @@ from conftest import (
 ROOT = "/srv/web2py/web2py"
 SOCKET = "/run/uwsgi/web2py/socket"
 SITE = "/etc/nginx/sites-enabled/web2py.conf"
+
+
+def test_check_mode_on_the_converged_host_changes_nothing(lab_vars):
+    """First, on the state converge left: --check --diff reports 0 changes, -v shows no secret."""
+    assert_check_mode_clean(secrets=secret_values(lab_vars))
 
 
 def test_services_running(host):
@@ -104,6 +114,15 @@ def test_tls_versions(host):
     assert_tls_policy(host, 443)
 
 
+def test_mozilla_intermediate_tls_scan(host):
+    """sslyze from the controller: Mozilla intermediate, the lab chain served and verified."""
+    assert_mozilla_intermediate(host)
+
+
+def test_mozilla_scan_can_fail(host):
+    assert_mozilla_check_detects_a_weak_server(host)
+
+
 def test_tls_probe_can_detect_old_protocols(host):
     assert_tls_client_detects_old_protocols(host)
 
@@ -112,3 +131,8 @@ def test_invalid_nginx_value_fails_and_site_keeps_serving(host, http, lab_vars):
     assert_bad_config_rejected(host, http, "bad-config.yml", "this_is_not_a_directive", SITE,
                                lab_vars["web2py_admin_password"])
     assert host.run("nginx -t").rc == 0
+
+
+def test_http_redirect(http, https, lab_vars):
+    """Last: with nginx_uwsgi_http_redirect the plain-HTTP site only redirects to HTTPS."""
+    assert_http_redirect(http, https, "nginx_uwsgi_http_redirect", lab_vars["web2py_admin_password"])

@@ -11,7 +11,7 @@ import os
 import shlex
 
 import pytest
-from conftest import Client, pg_startup, processes, run_playbook
+from conftest import assert_check_mode_clean, secret_values, Client, pg_startup, processes, run_playbook
 
 testinfra_hosts = [f"ansible://{os.environ.get('MOLECULE_INSTANCE', 'instance')}"]
 
@@ -31,6 +31,11 @@ def psql_app(host, sql: str, address: str = "127.0.0.1", user: str = "web2py"):
     return host.run(
         f"PGPASSFILE={PGPASS} psql -w -XAtq -h {address} -U {user} -d web2py -c {shlex.quote(sql)}"
     )
+
+
+def test_check_mode_on_the_converged_host_changes_nothing(lab_vars):
+    """First, on the state converge left: --check --diff reports 0 changes, -v shows no secret."""
+    assert_check_mode_clean(secrets=secret_values(lab_vars))
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import shlex
 import time
 
 import pytest
-from conftest import processes, run_playbook
+from conftest import assert_check_mode_clean, secret_values, processes, run_playbook
 
 CONF = "/etc/redis/redis.conf"
 ACL = "/etc/redis/users.acl"
@@ -25,6 +25,11 @@ def cli(host, *args: str, user: str | None = None, password: str | None = None) 
     out = host.run(f"{env}timeout 10 redis-cli --no-auth-warning -h 127.0.0.1 -p {PORT} {who}{line} 2>&1")
     assert out.rc == 0, (args, out.rc, out.stdout)
     return out.stdout.strip()
+
+
+def test_check_mode_on_the_converged_host_changes_nothing(lab_vars):
+    """First, on the state converge left: --check --diff reports 0 changes, -v shows no secret."""
+    assert_check_mode_clean(secrets=secret_values(lab_vars))
 
 
 @pytest.fixture

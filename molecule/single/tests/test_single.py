@@ -1,14 +1,34 @@
 """Scenario single: one host with everything, checked through its nginx front end."""
 from __future__ import annotations
 
+import shlex
 import time
 
-from conftest import ADMIN_PATHS, assert_static_by_web_server, assert_tls_policy, processes
+from conftest import ADMIN_PATHS, assert_check_mode_clean, assert_static_by_web_server, assert_tls_policy, processes
+
+# Where a secret could be written on the host (searched recursively).
+SEARCHED = "/etc /srv /opt /var/lib /var/backups /var/log /var/tmp /run /home /root /usr/local /tmp"
+SERVICE_USERS = {"web2py", "www-data", "postgres", "redis"}
+# Long-running processes allowed to run as root: the init and journal, nginx's master (binds
+# 80/443, its workers are www-data) and the uWSGI emperor (starts each vassal under its uid).
+ROOT_PROGRAMS = {"systemd", "systemd-journal", "nginx", "uwsgi"}
 
 
 def rendered(host, name: str) -> str:
     """A variable as Ansible renders it (the lab's passwords are lookups with a default)."""
     return host.ansible("debug", f"msg={{{{ {name} }}}}", check=False)["msg"]
+
+
+def secrets(host) -> dict[str, str]:
+    values = {name: rendered(host, name) for name in ("web2py_admin_password", "postgres_db_password", "redis_app_password")}
+    assert all(value and "{" not in value for value in values.values()), values.keys()
+    return values
+
+
+def test_check_mode_on_the_converged_host_changes_nothing(host):
+    """First: --check --diff of playbooks/single.yml reports 0 changes; its -v output (diffs
+    included) shows none of the three secrets."""
+    assert_check_mode_clean(secrets=tuple(secrets(host).values()))
 
 
 def test_every_service_runs(host):
@@ -59,7 +79,58 @@ def test_front_end_policy(host, http, https):
 
 
 def test_secrets_not_on_command_lines(host):
-    for secret in (rendered(host, "postgres_db_password"), rendered(host, "redis_app_password")):
-        assert secret and "{" not in secret
-        for _user, args in processes(host):
+    values = secrets(host).values()
+    for _user, args in processes(host):
+        for secret in values:
             assert secret not in args
+
+
+def grep_secret(host, secret: str, where: str) -> list[str]:
+    """Files under where holding secret (given on stdin, never on a command line)."""
+    out = host.run(f"printf '%s\\n' {shlex.quote(secret)} | grep -rlsF -f - {where}")
+    return out.stdout.split()
+
+
+def test_secrets_only_in_private_files_of_their_service_user(host):
+    found = {}
+    for name, secret in secrets(host).items():
+        for path in grep_secret(host, secret, SEARCHED):
+            info = host.file(path)
+            found[path] = name
+            assert info.mode == 0o600 and info.user in SERVICE_USERS, (name, path, oct(info.mode), info.user)
+    # The search works: the application's appconfig holds the database and Redis passwords
+    # (the admin password is only stored as a pbkdf2 hash, Redis's ACL file as SHA-256).
+    appconfig = "/srv/web2py/web2py/applications/probe/private/appconfig.ini"
+    assert found.get(appconfig) in ("postgres_db_password", "redis_app_password"), found
+    assert "web2py_admin_password" not in found.values()
+
+
+def test_secrets_not_in_the_journal(host):
+    journal = host.run("journalctl -o cat --no-pager")
+    assert journal.rc == 0 and len(journal.stdout) > 1000
+    for name, secret in secrets(host).items():
+        assert secret not in journal.stdout, name
+
+
+def test_long_running_services_are_not_root(host):
+    roots = {args.split()[0] for user, args in processes(host) if user == "root"}
+    programs = {line.split()[1] for line in host.run("ps -eo user=,comm=").stdout.splitlines()
+                if line.split()[0] == "root"}
+    assert programs - {"ps", "sh", "bash"} <= ROOT_PROGRAMS, roots
+    users = {user for user, args in processes(host)}
+    assert {"web2py", "www-data", "postgres", "redis"} <= users
+    for user, args in processes(host):
+        if args.startswith("nginx: worker"):
+            assert user == "www-data"
+        if "uwsgi" in args and "--ini /etc/uwsgi-emperor/emperor.ini" not in args:
+            assert user == "web2py", args
+
+
+def test_only_the_front_end_listens_on_public_addresses(host):
+    public = []
+    for line in host.run("ss -Hltnup").stdout.splitlines():
+        fields = line.split()
+        address, port = fields[4].rsplit(":", 1)
+        if address not in ("127.0.0.1", "[::1]"):
+            public.append((address, port, fields[6] if len(fields) > 6 else ""))
+    assert public and all(port in ("80", "443") and '"nginx"' in users for _address, port, users in public), public

@@ -4,10 +4,15 @@ from __future__ import annotations
 import shlex
 
 import pytest
-from conftest import Client, assert_admin_login
+from conftest import assert_check_mode_clean, secret_values, Client, assert_admin_login
 
 ROOT = "/srv/web2py/web2py"
 VENV = "/srv/web2py/venv"
+
+
+def test_check_mode_on_the_converged_host_changes_nothing(lab_vars):
+    """First, on the state converge left: --check --diff reports 0 changes, -v shows no secret."""
+    assert_check_mode_clean(secrets=secret_values(lab_vars))
 
 
 @pytest.fixture

@@ -4,9 +4,14 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import Client, processes, run_playbook
+from conftest import assert_check_mode_clean, secret_values, Client, processes, run_playbook
 
 UNIT = "web2py-scheduler@probe.service"
+
+
+def test_check_mode_on_the_converged_host_changes_nothing(lab_vars):
+    """First, on the state converge left: --check --diff reports 0 changes, -v shows no secret."""
+    assert_check_mode_clean(secrets=secret_values(lab_vars))
 
 
 @pytest.fixture

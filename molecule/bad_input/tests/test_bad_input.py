@@ -1,0 +1,90 @@
+"""Scenario bad_input: each wrong input fails before any change, naming the variable.
+
+Cases come from ../cases.yml. Every case applies one role (converge.yml with the case's extra
+vars) to the fresh container and must end with: the play failed, the output names the variable,
+the recap reports changed=0, and no file on the host is newer than the marker written right
+before the case.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+
+import pytest
+import yaml
+
+SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+with open(os.path.join(SCENARIO, "cases.yml"), encoding="utf-8") as stream:
+    CASES = yaml.safe_load(stream)["cases"]
+
+# Settings every case starts from (the case's vars override them): web2py from the package
+# index, so that the web2py cases fail on their own input, not on the url source's checksum.
+BASE_VARS = {"web2py_source": "pypi"}
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+MARKER = "/var/tmp/bad-input-marker"
+# Where a run of Ansible may leave files without changing the host's configuration: its own
+# temporary files and the journal. Everything else must be untouched.
+FIND_CHANGED = (
+    "find / -xdev \\( -path /proc -o -path /sys -o -path /dev -o -path /run -o -path /tmp"
+    " -o -path /var/tmp -o -path /root/.ansible -o -path /var/log/journal \\) -prune"
+    f" -o -newer {MARKER} -print"
+)
+
+
+@pytest.fixture
+def marker(host):
+    """Touched right before each case (find -newer compares nanoseconds)."""
+    host.run(f"touch {MARKER}")
+    return MARKER
+
+
+def apply_case(case: dict) -> subprocess.CompletedProcess:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as extra:
+        json.dump({"bad_input_role": case["role"], **BASE_VARS, **case["vars"]}, extra)
+    try:
+        return subprocess.run(
+            ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+             os.path.join(SCENARIO, "converge.yml"), "-e", "@" + extra.name],
+            capture_output=True, text=True, timeout=300, check=False,
+            env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
+        )
+    finally:
+        os.unlink(extra.name)
+
+
+def failure_message(output: str) -> str:
+    """The msg of the failed task (not its assertion, which names variables by itself); in a
+    loop, the first failed item's; for a no_log task (censored result), Ansible's error line."""
+    fatal = re.search(r"^(?:fatal: \[[^]]+\]: FAILED!|failed: \[[^]]+\] \(item=.*\)) => (\{.*\})$", output, re.M)
+    assert fatal, output[-3000:]
+    result = json.loads(fatal.group(1))
+    if "msg" in result:
+        return result["msg"]
+    assert "censored" in result, result
+    error = re.search(r"^\[ERROR\]: Task failed: Action failed: (.*?)\nOrigin:", output, re.M | re.S)
+    assert error, output[-3000:]
+    return error.group(1)
+
+
+def test_matrix_is_broad():
+    assert len(CASES) >= 30
+    assert len({case["id"] for case in CASES}) == len(CASES)
+    assert {case["role"] for case in CASES} >= {
+        "web2py", "nginx_uwsgi", "apache_wsgi", "apache_proxy", "lighttpd_fcgi", "postgres",
+        "redis", "memcached", "haproxy", "web2py_scheduler"}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
+def test_bad_input_fails_before_any_change(host, marker, case):
+    run = apply_case(case)
+    output = ANSI.sub("", run.stdout + run.stderr)
+    assert run.returncode != 0, output[-3000:]
+    message = failure_message(output)
+    assert case["names"] in message, output[-3000:]
+    recap = re.findall(r"changed=(\d+)", output)
+    assert recap and all(count == "0" for count in recap), output[-3000:]
+    changed = host.run(FIND_CHANGED).stdout.split()
+    assert changed == [], changed[:20]
