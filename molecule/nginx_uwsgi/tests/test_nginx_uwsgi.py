@@ -32,6 +32,12 @@ def test_check_mode_on_the_converged_host_changes_nothing(lab_vars):
     assert_check_mode_clean(secrets=secret_values(lab_vars))
 
 
+def test_took_the_host_over_from_lighttpd(host):
+    """prepare.yml left lighttpd on port 80; the role stopped and disabled it."""
+    lighttpd = host.service("lighttpd")
+    assert not lighttpd.is_running and not lighttpd.is_enabled
+
+
 def test_services_running(host):
     for name in ("nginx", "uwsgi-emperor"):
         svc = host.service(name)
