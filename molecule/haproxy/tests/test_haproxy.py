@@ -10,7 +10,19 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import assert_check_mode_clean, secret_values, assert_mozilla_intermediate, Client, assert_tls_policy, haproxy_servers, node, processes, request_loop, run_playbook, wait_for_servers
+from conftest import (
+    assert_check_mode_clean,
+    secret_values,
+    assert_mozilla_intermediate,
+    Client,
+    assert_tls_policy,
+    haproxy_servers,
+    node,
+    processes,
+    request_loop,
+    run_playbook,
+    wait_for_servers,
+)
 
 INSTANCE = os.environ.get("MOLECULE_INSTANCE", "instance")
 testinfra_hosts = [f"ansible://{INSTANCE}"]
