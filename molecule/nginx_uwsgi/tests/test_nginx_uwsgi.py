@@ -105,6 +105,20 @@ def test_static_still_served_with_uwsgi_stopped(host, http):
     assert http.get("/probe/default/ping").status == 200
 
 
+def test_emperor_restarts_promptly_and_cleanly(host, http):
+    """die-on-term makes SIGTERM the shutdown signal (SIGQUIT would be a brutal reload): a
+    restart must not loop through vassal reloads until systemd's stop timeout."""
+    since = host.run("date '+%Y-%m-%d %H:%M:%S'").stdout.strip()
+    took = host.run("start=$(date +%s%N); systemctl restart uwsgi-emperor; echo $(( ($(date +%s%N) - start) / 1000000 ))")
+    assert took.rc == 0, took.stderr
+    assert int(took.stdout.strip()) < 10000, f"restart took {took.stdout.strip()} ms"
+    host.run("for i in $(seq 30); do test -S /run/uwsgi/web2py/socket && break; sleep 0.5; done")
+    assert http.get("/probe/default/ping").status == 200
+    journal = host.run(f"journalctl -u uwsgi-emperor --since '{since}' --no-pager").stdout
+    assert "goodbye to uWSGI" in journal
+    assert "lost communication with the Emperor" not in journal and "RE)spawned uWSGI master" not in journal
+
+
 @pytest.mark.parametrize("path", ADMIN_PATHS)
 def test_admin_refused_over_http(http, path):
     assert http.get(path).status == 403
