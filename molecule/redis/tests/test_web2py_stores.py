@@ -78,6 +78,26 @@ def test_session_expires(backend, app):
     assert counter(backend) == 1  # a new session
 
 
+def index(app) -> set[str]:
+    return set(app("SMEMBERS", "w2p:sess:probe:id_idx").split())
+
+
+def test_sessions2trash_prunes_expired_sessions_from_the_index(host, app):
+    """Redis drops an expired session's hash, not its entry in web2py's index set: the timer's
+    sessions2trash run is what prunes it (without it the set grows by one entry per session)."""
+    timer = host.service("web2py-sessions2trash@probe.timer")
+    assert timer.is_enabled and timer.is_running
+    live = set(session_keys(app))
+    assert live, "no live session (test_session_expires made one)"
+    stale = index(app) - live
+    assert stale, "the index should still list the expired sessions"
+    out = host.run("systemctl start web2py-sessions2trash@probe.service")
+    assert out.rc == 0, out.stderr
+    result = host.run("systemctl show -p Result --value web2py-sessions2trash@probe.service").stdout.strip()
+    assert result == "success"
+    assert index(app) == live  # expired entries gone, the live session kept
+
+
 def test_cache_lives_in_redis(backend, app):
     first = backend.get("/probe/default/cached").json()
     second = backend.get("/probe/default/cached").json()
