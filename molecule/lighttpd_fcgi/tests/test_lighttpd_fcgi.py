@@ -322,6 +322,18 @@ def test_admin_enabled_over_https_only(host, http, https, lab_vars):
     assert http.get("/probe/default/ping", "-H", "Host: evil.example").status == 403
 
 
+def test_prefork_backend_queues_busy_requests_instead_of_refusing(host):
+    """48 clients at once against at most 4 prefork workers (this state): every request gets its
+    200, the surplus waits in the socket's backlog (flup's threaded server closes connections
+    beyond its threads and lighttpd answers 503)."""
+    out = host.run(
+        "seq 96 | xargs -P 48 -I{} curl -s -o /dev/null -w '%{http_code}\\n' --max-time 60 "
+        "http://127.0.0.1/probe/default/ping"
+    )
+    codes = out.stdout.split()
+    assert len(codes) == 96 and set(codes) == {"200"}, sorted(set(codes))
+
+
 def test_invalid_lighttpd_value_fails_and_site_keeps_serving(host, http, https):
     """A bad lighttpd value fails the play before install; the running site keeps serving."""
     before = host.file(CONF).sha256sum

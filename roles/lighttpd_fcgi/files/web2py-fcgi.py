@@ -76,7 +76,7 @@ def load_web2py(root: str):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", required=True, help="web2py folder (with web2py.py, applications/)")
-    parser.add_argument("--mode", choices=("threaded", "prefork"), default="threaded")
+    parser.add_argument("--mode", choices=("threaded", "prefork"), default="prefork")
     parser.add_argument("--min-spare", type=int, default=1)
     parser.add_argument("--max-spare", type=int, default=5)
     parser.add_argument("--max-threads", type=int, default=32, help="threaded mode")
