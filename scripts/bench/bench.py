@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Result handling of scripts/bench.sh (run with .cache/bench-venv's python: the report needs
 matplotlib). Results are JSON lines under RESULTS_DIR (.cache/bench/results), one file per
 part (frontends, sessions, ansible) plus env-<part>.json (machine, versions, settings).
@@ -376,7 +375,8 @@ def report(results, markdown, png):
     if idem:
         x = idem[-1]
         ok = x.get("rc") == 0 and x.get("recap", {}).get("changed") == 0 and x["seconds"] <= 30
-        rows.append(("single idempotent re-run <= 30 s (0 changed)", "%s s, %s changed" % (fmt(x["seconds"], 1), x.get("recap", {}).get("changed")), verdict(ok)))
+        measured = "%s s, %s changed" % (fmt(x["seconds"], 1), x.get("recap", {}).get("changed"))
+        rows.append(("single idempotent re-run <= 30 s (0 changed)", measured, verdict(ok)))
     else:
         rows.append(("single idempotent re-run <= 30 s (0 changed)", "n/a", verdict(None)))
     lines += ["## Targets", "", "| target | measured | |", "|---|---:|---|"]
@@ -428,9 +428,9 @@ def chart(png, fe_sum, se_sum, sizes):
     for i, kind in enumerate(("dynamic", "static")):
         values = [(fe_sum.get((k, kind)) or {}).get("rps") or 0 for k in keys]
         bars = ax1.bar([x + (i - 0.5) * width for x in range(len(keys))], values, width, label=kind)
-        for bar, value in zip(bars, values):
+        for rect, value in zip(bars, values):
             if value:
-                ax1.annotate("%.0f" % value, (bar.get_x() + bar.get_width() / 2, value), ha="center",
+                ax1.annotate("%.0f" % value, (rect.get_x() + rect.get_width() / 2, value), ha="center",
                              va="bottom", fontsize=7)
     ax1.set_xticks(range(len(keys)))
     ax1.set_xticklabels([k.replace("haproxy_2x_nginx_uwsgi", "haproxy+2x\nnginx_uwsgi").replace("builtin", "built-in")

@@ -100,7 +100,7 @@ def file_seed(count, k, _expired):
     client = os.path.basename(template).split("-")[0]
     user = pwd.getpwnam("web2py")
     made = []
-    for _ in range(count):
+    for _i in range(count):
         # web2py: "%s-%s" % (request.client with ':' -> '.', web2py_uuid()), in recfile's folders
         name = "%s-%s" % (client, uuid.uuid4())
         path = file_path(name)
@@ -118,7 +118,7 @@ def file_seed(count, k, _expired):
 
 
 def file_count():
-    return sum(1 for _ in file_walk())
+    return sum(1 for _path in file_walk())
 
 
 # ---------------------------------------------------------------- db (PostgreSQL)
