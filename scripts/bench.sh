@@ -253,21 +253,22 @@ print(json.dumps({"quick": sys.argv[1] == "1", "machine": json.loads(sys.argv[2]
 }
 
 # ------------------------------------------------------------------ 1. front ends
+# The result key of a recipe: "standalone" (web2py's built-in server) is the baseline "builtin".
+case_key() { if [ "$1" = standalone ]; then echo builtin; else echo "$1"; fi; }
+
 frontends() {
   step "Front ends (docker --cpus $CPUS each, wrk -c$CONNS -t$THREADS -d${DURATION}s x $REPS)"
-  local recipe key port
+  local recipe key port hosts="bench-client bench-app"
   # A run replaces the results of the cases it measures and keeps the others'.
   for recipe in ${BENCH_RECIPES:-$RECIPES}; do
-    key=$recipe
-    [ "$recipe" = standalone ] && key=builtin
-    "$PY" scripts/bench/bench.py drop "$RESULTS" frontends case="$key"
+    "$PY" scripts/bench/bench.py drop "$RESULTS" frontends case="$(case_key "$recipe")"
   done
   [ "${BENCH_HAPROXY:-1}" = 0 ] || "$PY" scripts/bench/bench.py drop "$RESULTS" frontends case=haproxy_2x_nginx_uwsgi
   start_client
   start_node bench-app --cpus "$CPUS"
   for recipe in ${BENCH_RECIPES:-$RECIPES}; do
-    key=$recipe port=80
-    [ "$recipe" = standalone ] && key=builtin port=8000
+    key=$(case_key "$recipe") port=80
+    [ "$recipe" = standalone ] && port=8000
     say "bench-app: $recipe"
     # lighttpd_fcgi runs twice: flup's threaded server and its prefork server.
     set -- -e "bench_recipe=$recipe"
@@ -284,23 +285,22 @@ frontends() {
   done
   if [ "${BENCH_HAPROXY:-1}" = 0 ]; then
     say "BENCH_HAPROXY=0: HAProxy skipped"
-    write_env frontends "{\"cpus\": \"$CPUS\", \"connections\": $CONNS, \"threads\": $THREADS, \"duration\": $DURATION, \"warmup\": $WARMUP, \"reps\": $REPS}" \
-      "$(versions_json bench-client bench-app)"
-    remove_containers
-    return 0
-  fi
-  say "HAProxy (bench-lb) over bench-app and bench-app2 (nginx_uwsgi)"
-  start_node bench-app2 --cpus "$CPUS"
-  start_node bench-lb --cpus "$CPUS"
-  if play frontends-haproxy scripts/bench/playbooks/haproxy.yml -i "$INV" && wait_http http://bench-lb:80/probe/default/ping; then
-    sleep 3 # both nodes up in HAProxy's health checks (rise 2, inter 2s)
-    measure frontends http://bench-lb:80/probe/default/ping "" bench-lb,bench-app,bench-app2 case=haproxy_2x_nginx_uwsgi kind=dynamic
-    measure frontends http://bench-lb:80/probe/static/blob-100k.txt "" bench-lb,bench-app,bench-app2 case=haproxy_2x_nginx_uwsgi kind=static
   else
-    record_failure frontends case=haproxy_2x_nginx_uwsgi reason="converge or first request failed, see .cache/bench/logs/frontends-haproxy.log"
+    say "HAProxy (bench-lb) over bench-app and bench-app2 (nginx_uwsgi)"
+    start_node bench-app2 --cpus "$CPUS"
+    start_node bench-lb --cpus "$CPUS"
+    hosts="$hosts bench-lb"
+    if play frontends-haproxy scripts/bench/playbooks/haproxy.yml -i "$INV" && wait_http http://bench-lb:80/probe/default/ping; then
+      sleep 3 # both nodes up in HAProxy's health checks (rise 2, inter 2s)
+      measure frontends http://bench-lb:80/probe/default/ping "" bench-lb,bench-app,bench-app2 case=haproxy_2x_nginx_uwsgi kind=dynamic
+      measure frontends http://bench-lb:80/probe/static/blob-100k.txt "" bench-lb,bench-app,bench-app2 case=haproxy_2x_nginx_uwsgi kind=static
+    else
+      record_failure frontends case=haproxy_2x_nginx_uwsgi reason="converge or first request failed, see .cache/bench/logs/frontends-haproxy.log"
+    fi
   fi
+  # shellcheck disable=SC2086
   write_env frontends "{\"cpus\": \"$CPUS\", \"connections\": $CONNS, \"threads\": $THREADS, \"duration\": $DURATION, \"warmup\": $WARMUP, \"reps\": $REPS}" \
-    "$(versions_json bench-client bench-app bench-lb)"
+    "$(versions_json $hosts)"
   remove_containers
 }
 

@@ -107,7 +107,7 @@ def test_static_still_served_with_uwsgi_stopped(host, http):
 
 def test_emperor_restarts_promptly_and_cleanly(host, http):
     """die-on-term makes SIGTERM the shutdown signal (SIGQUIT would be a brutal reload): a
-    restart must not loop through vassal reloads until systemd's stop timeout."""
+    restart must not respawn vassals and workers for ~30 s before the emperor exits."""
     since = host.run("date '+%Y-%m-%d %H:%M:%S'").stdout.strip()
     took = host.run("start=$(date +%s%N); systemctl restart uwsgi-emperor; echo $(( ($(date +%s%N) - start) / 1000000 ))")
     assert took.rc == 0, took.stderr
