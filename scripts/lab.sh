@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The local lab, a newcomer's first contact: the "cluster" topology as Debian 12 containers.
+# The local lab, a newcomer's first contact: the "cluster" topology as Debian 13 containers
+# (LAB_PLATFORM=debian12 for Debian 12) running the web2py 3.3.3 release.
 #   ./scripts/lab.sh up      install what is missing (Docker engine, virtualenv, lab image),
 #                            start the containers on a private network, deploy
 #                            playbooks/site.yml (inventories/lab), smoke-check, print the URL
@@ -11,7 +12,9 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-IMAGE=${LAB_IMAGE:-web2py-deploy/debian12-systemd:latest}
+export LAB_PLATFORM=${LAB_PLATFORM:-debian13}
+case "$LAB_PLATFORM" in debian13|debian12) ;; *) echo "LAB_PLATFORM is debian13 or debian12" >&2; exit 2 ;; esac
+IMAGE=web2py-deploy/$LAB_PLATFORM-systemd:latest
 NETWORK=web2py-lab
 HTTP_PORT=${LAB_HTTP_PORT:-8080}
 HTTPS_PORT=${LAB_HTTPS_PORT:-8443}
@@ -26,10 +29,11 @@ start_node() {
     docker start "$name" >/dev/null
     return
   fi
-  mkdir -p "$top/.cache/apt-archives-$name"
+  local cache="$top/.cache/apt-archives-$LAB_PLATFORM-$name"
+  mkdir -p "$cache"
   docker run -d --name "$name" --hostname "$name" --network "$NETWORK" --cap-add SYS_ADMIN \
     --security-opt seccomp=unconfined --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
-    --tmpfs /run --tmpfs /run/lock -v "$top/.cache/apt-archives-$name:/var/cache/apt/archives:rw" \
+    --tmpfs /run --tmpfs /run/lock -v "$cache:/var/cache/apt/archives:rw" \
     "$@" "$IMAGE" >/dev/null
 }
 
@@ -83,7 +87,10 @@ up() {
   fi
   step 1/6 "Docker engine and base tools"; scripts/lab/ensure-docker.sh
   step 2/6 "Python virtualenv with Ansible (pinned, .venv)"; scripts/setup-venv.sh; scripts/collection-link.sh
-  step 3/6 "Debian 12 systemd image (built from Debian packages, cached)"; scripts/lab/build-image.sh
+  step 3/6 "$LAB_PLATFORM systemd image (built from Debian packages, cached) and the web2py release"
+  scripts/lab/build-image.sh
+  W2P_RELEASE_ZIP=$(scripts/lab/release.sh) || die "the web2py release is missing (see above)"
+  export W2P_RELEASE_ZIP
   step 4/6 "Containers on the private network $NETWORK: ${NODES[*]}"
   docker network inspect "$NETWORK" >/dev/null 2>&1 || docker network create "$NETWORK" >/dev/null
   start_node web2py-lab-lb -p "127.0.0.1:$HTTP_PORT:80" -p "127.0.0.1:$HTTPS_PORT:443" \
@@ -103,7 +110,9 @@ up() {
         http://127.0.0.1:$HTTP_PORT/ redirects to HTTPS
   Stats docker exec web2py-lab-lb curl -su stats:\$LAB_STATS_PASSWORD http://127.0.0.1:8404/
         (default password "lab-stats-Passw0rd")
-  Admin the web2py-gluon wheel the lab installs has no views, so admin pages cannot render.
+  Admin web2py's admin is reachable through HAProxy only where web2py_admin_password is set
+        (lab default "lab-admin", LAB_ADMIN_PASSWORD overrides it):
+        https://127.0.0.1:$HTTPS_PORT/admin/
   Tear down with ./scripts/lab.sh down
 MSG
 }

@@ -1,22 +1,44 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (the README's test command):
-#   ./scripts/test.sh                 everything: lint, units, sanity, build, all scenarios
+#   ./scripts/test.sh                 everything: lint, units, sanity, build, the lab and every
+#                                     Molecule scenario on the platforms of --platform
 #                                     (W2P_TEST_JOBS scenarios at a time, default 2)
-#   ./scripts/test.sh molecule NAME   one Molecule scenario (molecule test -s NAME)
+#   ./scripts/test.sh molecule NAME...  Molecule scenarios (molecule test -s NAME)
 #   ./scripts/test.sh lint|units|sanity|build|lab
-# Installs what it needs on a fresh Debian machine: Docker engine, debootstrap, the lab image,
-# the Python virtualenv. Prints a summary line "summary: N passed, N failed" at the end.
+#   --platform debian13|debian12|all|ci  (before the stage; default ci)
+#       debian13, debian12: every scenario on that Debian release (LAB_PLATFORM)
+#       all: every scenario on both releases
+#       ci: every scenario on Debian 13, plus the topologies (single, cluster), bad_input and
+#           the web2py scenario (the only one that runs the web2py-gluon wheel) on Debian 12;
+#           what CI runs (both full platforms do not fit in CI's 90 minutes)
+# Installs what it needs on a fresh Debian machine: Docker engine, debootstrap, the lab images,
+# the web2py release, the Python virtualenv. Prints "summary: N passed, N failed" at the end.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 
 log() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
+platform=ci
+if [ "${1:-}" = --platform ]; then
+  platform=${2:-}; shift 2 || true
+fi
+case "$platform" in
+  debian13|debian12) platforms=("$platform") ;;
+  all|ci) platforms=(debian13 debian12) ;;
+  *) echo "usage: $0 [--platform debian13|debian12|all|ci] [stage]"; exit 2 ;;
+esac
+# Scenarios that also run on Debian 12 with --platform ci.
+CI_DEBIAN12_SCENARIOS=(cluster single bad_input web2py)
+
 setup() {
+  local p
   scripts/lab/ensure-docker.sh || return 1
   scripts/setup-venv.sh || return 1
   scripts/collection-link.sh || return 1
-  scripts/lab/build-image.sh || return 1
+  W2P_RELEASE_ZIP=$(scripts/lab/release.sh) || return 1
+  export W2P_RELEASE_ZIP
+  for p in "${platforms[@]}"; do LAB_PLATFORM=$p scripts/lab/build-image.sh || return 1; done
 }
 
 # shellcheck disable=SC1091
@@ -43,6 +65,7 @@ syntax_check_inventories() {
 # The README's first command: the lab comes up, passes its smoke check, and goes away.
 stage_lab() {
   local rc=0
+  export LAB_PLATFORM=${LAB_PLATFORM:-${platforms[0]}}
   scripts/lab.sh up || rc=$?
   scripts/lab.sh down || rc=1
   return "$rc"
@@ -50,9 +73,20 @@ stage_lab() {
 stage_units() { python -m pytest -q tests/unit; }
 stage_sanity() { scripts/ci/sanity.sh; }
 stage_build() { scripts/ci/collection-build-test.sh; }
+# molecule test -s NAME on each platform of --platform.
 stage_molecule() {
-  local name=$1
-  molecule test -s "$name"
+  local name=$1 p rc=0
+  for p in "${platforms[@]}"; do
+    [ "$platform" = ci ] && [ "$p" = debian12 ] && ! in_ci_debian12 "$name" && continue
+    log "molecule $name on $p"
+    LAB_PLATFORM=$p molecule test -s "$name" || rc=1
+  done
+  return "$rc"
+}
+in_ci_debian12() {
+  local s
+  for s in "${CI_DEBIAN12_SCENARIOS[@]}"; do [ "$s" = "$1" ] && return 0; done
+  return 1
 }
 
 passed=0; failed=0; results=()
@@ -67,26 +101,27 @@ run_stage() {
   fi
 }
 
-# Molecule scenarios, up to $1 at a time. Each runs in a slot whose number names its
-# containers (MOLECULE_INSTANCE=ci-<slot>; apt's download cache is per slot, so it is reused by
-# the scenarios that run in it), its output goes to .cache/logs/molecule-<name>.log and is
-# printed when it ends.
+# Molecule scenarios, up to $1 at a time, each given as NAME@PLATFORM. Each runs in a slot whose
+# number names its containers (MOLECULE_INSTANCE=ci-<slot>; apt's download cache is per slot and
+# platform, so it is reused by the scenarios that run in it), its output goes to
+# .cache/logs/molecule-<name>@<platform>.log and is printed when it ends.
 run_scenarios() {
   local jobs=$1; shift
   local -a queue=("$@") free=() slot_name=() slot_start=()
   local -A slot_of=()
-  local i pid slot name rc
+  local i pid slot name rc scenario p log_file
   for ((i = 1; i <= jobs; i++)); do free+=("$i"); done
   mkdir -p .cache/logs
   while ((${#queue[@]} > 0 || ${#slot_of[@]} > 0)); do
     while ((${#queue[@]} > 0 && ${#free[@]} > 0)); do
       slot=${free[0]}; free=("${free[@]:1}")
       name=${queue[0]}; queue=("${queue[@]:1}")
+      scenario=${name%@*}; p=${name#*@}; log_file=".cache/logs/molecule-$name.log"
       log "$name (started in slot $slot)"
-      if [ "$name" = lab ]; then
-        stage_lab >".cache/logs/molecule-$name.log" 2>&1 &
+      if [ "$scenario" = lab ]; then
+        LAB_PLATFORM=$p stage_lab >"$log_file" 2>&1 &
       else
-        MOLECULE_INSTANCE="ci-$slot" molecule test -s "$name" >".cache/logs/molecule-$name.log" 2>&1 &
+        LAB_PLATFORM=$p MOLECULE_INSTANCE="ci-$slot" molecule test -s "$scenario" >"$log_file" 2>&1 &
       fi
       slot_of[$!]=$slot; slot_name[slot]=$name; slot_start[slot]=$SECONDS
     done
@@ -115,10 +150,20 @@ case "$what" in
     run_stage units stage_units
     run_stage sanity stage_sanity
     run_stage "collection build + install" stage_build
-    # The longest first (the cluster scenario and the lab), then the roles' scenarios.
-    scenarios=(cluster lab)
+    # The longest first (the cluster scenarios and the lab), then the roles' scenarios; the
+    # lab (the README's first command) on the first platform.
+    names=()
     for dir in molecule/*/; do
-      [ -f "$dir/molecule.yml" ] && [ "$(basename "$dir")" != cluster ] && scenarios+=("$(basename "$dir")")
+      [ -f "$dir/molecule.yml" ] && [ "$(basename "$dir")" != cluster ] && names+=("$(basename "$dir")")
+    done
+    scenarios=()
+    for p in "${platforms[@]}"; do scenarios+=("cluster@$p"); done
+    scenarios+=("lab@${platforms[0]}")
+    for p in "${platforms[@]}"; do
+      for name in "${names[@]}"; do
+        [ "$platform" = ci ] && [ "$p" = debian12 ] && ! in_ci_debian12 "$name" && continue
+        scenarios+=("$name@$p")
+      done
     done
     run_scenarios "${W2P_TEST_JOBS:-2}" "${scenarios[@]}"
     ;;
@@ -130,7 +175,7 @@ case "$what" in
   lint|units|sanity|build|lab)
     run_stage "$what" "stage_$what"
     ;;
-  *) echo "usage: $0 [all|lint|units|sanity|build|lab|molecule SCENARIO...]"; exit 2 ;;
+  *) echo "usage: $0 [--platform debian13|debian12|all|ci] [all|lint|units|sanity|build|lab|molecule SCENARIO...]"; exit 2 ;;
 esac
 
 log "results"
