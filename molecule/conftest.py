@@ -70,10 +70,14 @@ def parse(raw: str) -> Response:
 
 
 def assert_admin_login(client: Client, password: str) -> None:
-    """web2py's admin rejects a wrong password and redirects a right one to its site page.
+    """web2py's admin renders its login page, rejects a wrong password and redirects a right one
+    to its site page.
 
     The password travels on stdin (curl --data-binary @-), never on a command line.
     """
+    page = client.get("/admin/default/index")
+    assert page.status == 200, (page.status, page.body[:300])
+    assert 'name="password"' in page.body and 'Administrator Password' in page.body, page.body[:500]
     form = "&send=%2Fadmin%2Fdefault%2Fsite"
     bad = client.request("/admin/default/index", data="password=wrong" + form)
     assert "/admin/default/site" not in bad.headers.get("location", "")
@@ -97,6 +101,30 @@ def tls_handshake(host, port: int, version: str, server: str = "127.0.0.1") -> b
 @pytest.fixture
 def lab_vars(host):
     return host.ansible.get_variables()
+
+
+def assert_appconfig_as_written(client: Client, lab_vars: dict) -> None:
+    """The probe's [probe] appconfig section (values with %, ;, #, =, :, spaces, quotes and
+    non-ASCII, from web2py_probe_appconfig_extra) reaches web2py exactly as the inventory says."""
+    expected = {key: str(value) for key, value in lab_vars["web2py_probe_appconfig_extra"]["probe"].items()}
+    r = client.get("/probe/default/config")
+    assert r.status == 200, (r.status, r.body[:300])
+    assert r.json()["probe"] == expected
+
+
+def assert_ticket_written(host, client: Client, root: str = "/srv/web2py/web2py") -> None:
+    """An error answers 500 with a ticket, and web2py wrote the ticket with its traceback and
+    its snapshot (on Python 3.13 the snapshot needs legacy-cgi in the virtualenv)."""
+    r = client.get("/probe/default/fail")
+    assert r.status == 500 and "Ticket issued" in r.body, (r.status, r.body[:300])
+    ticket = re.search(r"probe/([0-9a-zA-Z.:_-]+)", r.body.split("Ticket issued", 1)[1]).group(1)
+    script = (
+        "import pickle, sys; t = pickle.load(open(sys.argv[1], 'rb')); "
+        "print('ZeroDivisionError' in t['traceback'], bool(t['snapshot']))"
+    )
+    out = host.run(f"sudo -u web2py {root}/../venv/bin/python -c {shlex.quote(script)} {root}/applications/probe/errors/{ticket}")
+    assert out.rc == 0, out.stderr
+    assert out.stdout.split() == ["True", "True"], out.stdout
 
 
 # --- Behaviours every front-end scenario proves (nginx_uwsgi, apache_wsgi, apache_proxy,

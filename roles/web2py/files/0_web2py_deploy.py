@@ -94,7 +94,8 @@ def web2py_deploy_db_uris(read_only=False):
     conf = AppConfig(reload=False)
     primary = str(conf.take("db.uri")).strip()
     try:
-        replicas = str(conf.take("db.read_uris")).split()
+        # One URI per line: a URI may hold spaces (in its password), never a line break.
+        replicas = [uri.strip() for uri in str(conf.take("db.read_uris")).splitlines() if uri.strip()]
     except BaseException:  # AppConfig raises BaseException for a missing key
         replicas = []
     if not read_only or not replicas:

@@ -13,6 +13,10 @@
 /probe/default/env      what the backend saw: scheme, HTTPS flag, server port, client address
 /probe/default/queue    queues probe_task with a random token (only with the scheduler enabled)
 /probe/default/task     ?id=N: that task's status, result, and whether its row is in the DB
+/probe/default/config   the [probe] section of private/appconfig.ini as AppConfig hands it to the
+                        application (web2py_probe_appconfig_extra: {probe: {...}}); only that
+                        section, the others hold credentials
+/probe/default/fail     raises an error, so web2py writes a ticket (local clients only)
 """
 import json
 import os
@@ -140,3 +144,19 @@ def task():
         "worker": status.scheduler_run.worker_name if status.scheduler_run else None,
         "row_served_by": row.served_by if row else None,
     })
+
+
+def config():
+    """The [probe] section as the application reads it: take() gives the text of the file."""
+    try:
+        section = dict(configuration.take("probe"))
+    except BaseException:  # AppConfig raises for a missing section (RuntimeError or BaseException)
+        raise HTTP(404, "no [probe] section")
+    return _json({"probe": section})
+
+
+def fail():
+    """An error on purpose: web2py answers 500 and writes a ticket under errors/."""
+    if not request.is_local:
+        raise HTTP(403, "local clients only")
+    return 1 / 0
