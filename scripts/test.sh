@@ -79,7 +79,7 @@ stage_molecule() {
   for p in "${platforms[@]}"; do
     [ "$platform" = ci ] && [ "$p" = debian12 ] && ! in_ci_debian12 "$name" && continue
     log "molecule $name on $p"
-    LAB_PLATFORM=$p molecule test -s "$name" || rc=1
+    LAB_PLATFORM=$p MOLECULE_EPHEMERAL_DIRECTORY="$top/.cache/molecule/$name@$p" molecule test -s "$name" || rc=1
   done
   return "$rc"
 }
@@ -121,7 +121,9 @@ run_scenarios() {
       if [ "$scenario" = lab ]; then
         LAB_PLATFORM=$p stage_lab >"$log_file" 2>&1 &
       else
-        LAB_PLATFORM=$p MOLECULE_INSTANCE="ci-$slot" molecule test -s "$scenario" >"$log_file" 2>&1 &
+        # Its own ephemeral directory: the same scenario may run on both platforms at once.
+        LAB_PLATFORM=$p MOLECULE_INSTANCE="ci-$slot" MOLECULE_EPHEMERAL_DIRECTORY="$top/.cache/molecule/$name" \
+          molecule test -s "$scenario" >"$log_file" 2>&1 &
       fi
       slot_of[$!]=$slot; slot_name[slot]=$name; slot_start[slot]=$SECONDS
     done
