@@ -118,11 +118,12 @@ def assert_ticket_written(host, client: Client, root: str = "/srv/web2py/web2py"
     r = client.get("/probe/default/fail")
     assert r.status == 500 and "Ticket issued" in r.body, (r.status, r.body[:300])
     ticket = re.search(r"probe/([0-9a-zA-Z.:_-]+)", r.body.split("Ticket issued", 1)[1]).group(1)
+    # The ticket pickles gluon objects: read it from web2py's folder.
     script = (
-        "import pickle, sys; t = pickle.load(open(sys.argv[1], 'rb')); "
+        "import pickle, sys; sys.path.insert(0, '.'); t = pickle.load(open(sys.argv[1], 'rb')); "
         "print('ZeroDivisionError' in t['traceback'], bool(t['snapshot']))"
     )
-    out = host.run(f"sudo -u web2py {root}/../venv/bin/python -c {shlex.quote(script)} {root}/applications/probe/errors/{ticket}")
+    out = host.run(f"cd {root} && sudo -u web2py {root}/../venv/bin/python -c {shlex.quote(script)} applications/probe/errors/{ticket}")
     assert out.rc == 0, out.stderr
     assert out.stdout.split() == ["True", "True"], out.stdout
 

@@ -26,6 +26,8 @@
 # sessions the session runs rotate through),
 # BENCH_STORES (file db redis memcache), BENCH_RECIPES (standalone apache_wsgi apache_proxy
 # lighttpd_fcgi_threaded lighttpd_fcgi_prefork nginx_uwsgi), BENCH_HAPROXY (1; 0 skips it).
+# Platform: LAB_PLATFORM (debian13, the default, or debian12); web2py: the 3.3.3 release
+# (scripts/lab/release.sh stages it).
 # Containers: lab image, Molecule's flags, names bench-*, network bench-net; only one part's set
 # runs at a time. Needs ./scripts/lab.sh's prerequisites (Docker, .venv, the lab image); installs
 # matplotlib into .cache/bench-venv. Traffic stays on bench-net.
@@ -49,7 +51,9 @@ while [ $# -gt 0 ]; do
 done
 case "$ONLY" in all|frontends|sessions|ansible) ;; *) echo "--only: frontends, sessions or ansible" >&2; exit 2 ;; esac
 
-IMAGE=${LAB_IMAGE:-web2py-deploy/debian12-systemd:latest}
+# The platform of the lab (LAB_PLATFORM, default debian13) and the web2py release it deploys.
+LAB_PLATFORM=${LAB_PLATFORM:-debian13}
+IMAGE=web2py-deploy/$LAB_PLATFORM-systemd:latest
 NET=bench-net
 CPUS=${BENCH_CPUS:-1}
 CONNS=${BENCH_CONNECTIONS:-32}
@@ -106,6 +110,8 @@ prepare() {
   docker image inspect "$IMAGE" >/dev/null 2>&1 || die "no image $IMAGE (scripts/lab/build-image.sh builds it)"
   [ -x .venv/bin/ansible-playbook ] || die "no .venv (scripts/setup-venv.sh)"
   [ -e .cache/collections/ansible_collections/web2py/deploy ] || scripts/collection-link.sh
+  W2P_RELEASE_ZIP=$(scripts/lab/release.sh) || die "the web2py release is missing (scripts/lab/release.sh)"
+  export W2P_RELEASE_ZIP
   if ! "$PY" -c 'import matplotlib' 2>/dev/null; then
     say "installing matplotlib into $BVENV"
     python3 -m venv "$BVENV"
@@ -122,10 +128,10 @@ prepare() {
 # A lab container with Molecule's flags (systemd as PID 1), on bench-net, its own apt cache
 # (seeded with hard links to the .deb files other lab containers downloaded already).
 start_node() {
-  local name=$1 archives=$top/.cache/apt-archives-$1 i state
+  local name=$1 archives=$top/.cache/apt-archives-$LAB_PLATFORM-$1 i state
   shift
   mkdir -p "$archives/partial"
-  find "$top/.cache" -maxdepth 2 -path "$top/.cache/apt-archives*/*.deb" ! -path "$top/.cache/apt-archives-bench-*" \
+  find "$top/.cache" -maxdepth 2 -path "$top/.cache/apt-archives-$LAB_PLATFORM-*/*.deb" ! -path "$top/.cache/apt-archives-$LAB_PLATFORM-bench-*" \
     -exec cp -ln -t "$archives/" {} + 2>/dev/null || true
   docker run -d --name "$name" --hostname "$name" --network "$NET" --cap-add SYS_ADMIN \
     --security-opt seccomp=unconfined --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \

@@ -4,7 +4,9 @@
 # lab container; the probe app must answer through the built-in server.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-IMAGE=${LAB_IMAGE:-web2py-deploy/debian12-systemd:latest}
+LAB_PLATFORM=${LAB_PLATFORM:-debian13}
+IMAGE=web2py-deploy/$LAB_PLATFORM-systemd:latest
+release=$("$top/scripts/lab/release.sh")
 name=web2py-deploy-buildtest
 work=$(mktemp -d /var/tmp/web2py-deploy-build.XXXXXX)
 cleanup() { docker rm -f "$name" >/dev/null 2>&1 || true; rm -rf "$work"; }
@@ -27,7 +29,7 @@ fi
 docker rm -f "$name" >/dev/null 2>&1 || true
 docker run -d --name "$name" --cap-add SYS_ADMIN --security-opt seccomp=unconfined \
   --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock \
-  -v "$top/.cache/apt-archives:/var/cache/apt/archives:rw" "$IMAGE" >/dev/null
+  -v "$top/.cache/apt-archives-$LAB_PLATFORM-buildtest:/var/cache/apt/archives:rw" "$IMAGE" >/dev/null
 
 mkdir -p "$work/outside"
 cat >"$work/outside/inventory.yml" <<INV
@@ -36,12 +38,13 @@ all:
     $name:
       ansible_connection: community.docker.docker
 INV
-cat >"$work/outside/play.yml" <<'PLAY'
+cat >"$work/outside/play.yml" <<PLAY
 ---
 - name: Use the installed collection by FQCN
   hosts: all
   vars:
-    web2py_source: pypi
+    web2py_source: archive
+    web2py_archive_src: "$release"
     web2py_probe_app: true
     web2py_server_enabled: true
   roles:

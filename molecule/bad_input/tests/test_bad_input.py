@@ -20,9 +20,15 @@ SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 with open(os.path.join(SCENARIO, "cases.yml"), encoding="utf-8") as stream:
     CASES = yaml.safe_load(stream)["cases"]
 
-# Settings every case starts from (the case's vars override them): web2py from the package
-# index, so that the web2py cases fail on their own input, not on the url source's checksum.
-BASE_VARS = {"web2py_source": "pypi"}
+# Settings every case starts from (the case's vars override them): the web2py release from the
+# controller, so that the web2py cases fail on their own input, not on the url source's checksum.
+PROJECT = os.path.dirname(os.path.dirname(SCENARIO))
+BASE_VARS = {
+    "web2py_source": "archive",
+    "web2py_archive_src": os.environ.get("W2P_RELEASE_ZIP") or os.path.join(PROJECT, ".cache", "fixtures", "web2py_src-3.3.3.zip"),
+}
+ROLES = ("web2py", "nginx_uwsgi", "apache_wsgi", "apache_proxy", "lighttpd_fcgi", "postgres",
+         "redis", "memcached", "haproxy", "web2py_scheduler")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 MARKER = "/var/tmp/bad-input-marker"
 # Where a run of Ansible may leave files without changing the host's configuration: its own
@@ -42,7 +48,7 @@ def marker(host):
 
 
 def apply_case(case: dict) -> subprocess.CompletedProcess:
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as extra:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as extra:
         json.dump({"bad_input_role": case["role"], **BASE_VARS, **case["vars"]}, extra)
     try:
         return subprocess.run(
@@ -72,19 +78,47 @@ def failure_message(output: str) -> str:
 def test_matrix_is_broad():
     assert len(CASES) >= 30
     assert len({case["id"] for case in CASES}) == len(CASES)
-    assert {case["role"] for case in CASES} >= {
-        "web2py", "nginx_uwsgi", "apache_wsgi", "apache_proxy", "lighttpd_fcgi", "postgres",
-        "redis", "memcached", "haproxy", "web2py_scheduler"}
+    assert {case["role"] for case in CASES} >= set(ROLES)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
-def test_bad_input_fails_before_any_change(host, marker, case):
-    run = apply_case(case)
+def assert_refused_before_any_change(host, run: subprocess.CompletedProcess, names: str) -> None:
     output = ANSI.sub("", run.stdout + run.stderr)
     assert run.returncode != 0, output[-3000:]
     message = failure_message(output)
-    assert case["names"] in message, output[-3000:]
+    assert names in message, output[-3000:]
     recap = re.findall(r"changed=(\d+)", output)
     assert recap and all(count == "0" for count in recap), output[-3000:]
     changed = host.run(FIND_CHANGED).stdout.split()
     assert changed == [], changed[:20]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
+def test_bad_input_fails_before_any_change(host, marker, case):
+    assert_refused_before_any_change(host, apply_case(case), case["names"])
+
+
+@pytest.fixture
+def debian11(host):
+    """The container pretends to be Debian 11 (what Ansible's distribution facts read), and is
+    itself again afterwards."""
+    files = "/etc/os-release /usr/lib/os-release /etc/debian_version"
+    host.run(f"for f in {files}; do [ -L $f ] || cp -p $f $f.bad-input; done")
+    host.run(
+        "printf 'PRETTY_NAME=\"Debian GNU/Linux 11 (bullseye)\"\\nNAME=\"Debian GNU/Linux\"\\n"
+        "VERSION_ID=\"11\"\\nVERSION=\"11 (bullseye)\"\\nVERSION_CODENAME=bullseye\\nID=debian\\n'"
+        " > /usr/lib/os-release && echo 11.11 > /etc/debian_version"
+    )
+    yield
+    host.run(f"for f in {files}; do [ -e $f.bad-input ] && mv -f $f.bad-input $f; done")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_unsupported_platform_refused_before_any_change(host, debian11, marker, role):
+    """Every role stops on a release it has no vars file for, before it changes anything."""
+    # What the argument specs require, so that the platform is the only thing wrong.
+    required = {
+        "redis": {"redis_app_password": "x-S3cret"},
+        "memcached": {"memcached_users": [{"name": "web2py", "password": "x-S3cret"}]},
+    }
+    run = apply_case({"role": role, "vars": required.get(role, {})})
+    assert_refused_before_any_change(host, run, f"web2py.deploy.{role} supports Debian 12, Debian 13; this host runs Debian 11")

@@ -10,7 +10,7 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import Client, node, pg_startup, private_address, request_loop, wait_for_servers
+from conftest import Client, assert_appconfig_as_written, node, pg_startup, private_address, request_loop, wait_for_servers
 
 INSTANCE = os.environ.get("MOLECULE_INSTANCE", "instance")
 testinfra_hosts = [f"ansible://{INSTANCE}-lb"]
@@ -53,6 +53,12 @@ def test_app_hosts_share_postgresql(host):
     tokens = ",".join(f"'{token}'" for token in written)
     rows = db.run(f"runuser -u postgres -- psql -XAtq -d web2py -c {shlex.quote(f'SELECT DISTINCT served_by FROM probe_row WHERE probe_token IN ({tokens})')}")
     assert set(rows.stdout.split()) == set(APPS), rows.stdout + rows.stderr
+
+
+def test_appconfig_values_reach_both_app_hosts_as_written(host, lab_vars):
+    """Through HAProxy, on whichever app host answers (8 fresh clients reach both)."""
+    for index in range(8):
+        assert_appconfig_as_written(fresh(host, f"cfg{index}"), lab_vars)
 
 
 def test_host_outside_pg_hba_is_refused(host):

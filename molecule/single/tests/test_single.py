@@ -4,7 +4,15 @@ from __future__ import annotations
 import shlex
 import time
 
-from conftest import ADMIN_PATHS, assert_check_mode_clean, assert_static_by_web_server, assert_tls_policy, processes
+from conftest import (
+    ADMIN_PATHS,
+    assert_appconfig_as_written,
+    assert_check_mode_clean,
+    assert_static_by_web_server,
+    assert_ticket_written,
+    assert_tls_policy,
+    processes,
+)
 
 # Where a secret could be written on the host (searched recursively).
 SEARCHED = "/etc /srv /opt /var/lib /var/backups /var/log /var/tmp /run /home /root /usr/local /tmp"
@@ -31,8 +39,15 @@ def test_check_mode_on_the_converged_host_changes_nothing(host):
     assert_check_mode_clean(secrets=tuple(secrets(host).values()))
 
 
+def postgres_unit(host) -> str:
+    """postgresql@<version>-main: 15 on Debian 12, 17 on Debian 13."""
+    versions = host.run("ls /etc/postgresql").stdout.split()
+    assert len(versions) == 1, versions
+    return f"postgresql@{versions[0]}-main"
+
+
 def test_every_service_runs(host):
-    for name in ("nginx", "uwsgi-emperor", "postgresql@15-main", "redis-server", "web2py-scheduler@probe"):
+    for name in ("nginx", "uwsgi-emperor", postgres_unit(host), "redis-server", "web2py-scheduler@probe"):
         service = host.service(name)
         assert service.is_running and service.is_enabled, name
 
@@ -55,8 +70,25 @@ def test_session_and_cache_keys_in_redis(host, https):
     https.get("/probe/default/cached")
     password = rendered(host, "redis_app_password")
     assert password and "{" not in password
-    keys = host.run(f"REDISCLI_AUTH='{password}' redis-cli --user web2py --no-auth-warning --scan --pattern 'w2p:*'")
+    keys = host.run(f"REDISCLI_AUTH={shlex.quote(password)} redis-cli --user web2py --no-auth-warning --scan --pattern 'w2p:*'")
     assert "w2p:sess:probe:" in keys.stdout and "w2p:cache:probe:" in keys.stdout, keys.stdout + keys.stderr
+
+
+def test_lab_secrets_carry_what_breaks_escaping(host):
+    """The end-to-end tests above ran with passwords holding %, ;, #, =, :, spaces, both quotes
+    and non-ASCII (inventories/lab-single): PostgreSQL through the probe's DAL URI, Redis
+    through its ACL user."""
+    for name in ("postgres_db_password", "redis_app_password"):
+        value = rendered(host, name)
+        assert all(char in value for char in "%;#=: '\"ü"), name
+
+
+def test_appconfig_values_reach_web2py_as_written(https, lab_vars):
+    assert_appconfig_as_written(https, lab_vars)
+
+
+def test_error_writes_a_ticket(host, https):
+    assert_ticket_written(host, https)
 
 
 def test_scheduler_runs_a_queued_task(https):
