@@ -122,7 +122,9 @@ def assert_ticket_written(host, client: Client, root: str = "/srv/web2py/web2py"
         "import pickle, sys; t = pickle.load(open(sys.argv[1], 'rb')); "
         "print('ZeroDivisionError' in t['traceback'], bool(t['snapshot']))"
     )
-    out = host.run(f"sudo -u web2py {root}/../venv/bin/python -c {shlex.quote(script)} {root}/applications/probe/errors/{ticket}")
+    # From web2py's folder: a ticket holds gluon objects, which unpickle only where gluon imports.
+    out = host.run(f"cd {root} && sudo -u web2py {root}/../venv/bin/python -c {shlex.quote(script)} "
+                   f"{root}/applications/probe/errors/{ticket}")
     assert out.rc == 0, out.stderr
     assert out.stdout.split() == ["True", "True"], out.stdout
 
