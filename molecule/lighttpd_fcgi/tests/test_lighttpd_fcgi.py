@@ -5,12 +5,24 @@ Tests run in file order; the ones that re-run the role (admin enabled, a bad val
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import subprocess
 import time
 from urllib.parse import quote
 
 import pytest
-from conftest import assert_check_mode_clean, secret_values, assert_mozilla_intermediate, assert_admin_login, processes, run_playbook, tls_handshake
+from conftest import (
+    assert_admin_login,
+    assert_appconfig_as_written,
+    assert_check_mode_clean,
+    assert_mozilla_intermediate,
+    assert_ticket_written,
+    processes,
+    run_playbook,
+    secret_values,
+    tls_handshake,
+)
 
 ROOT = "/srv/web2py/web2py"
 SOCKET = "/run/web2py-fcgi/web2py.sock"
@@ -144,6 +156,38 @@ def test_backend_sees_scheme_and_port(http, https):
     assert http.get("/probe/default/env").json()["server_port"] == "80"
 
 
+def test_appconfig_as_written_over_https(https, lab_vars):
+    """Non-ASCII, %, quotes, ; and # in appconfig values reach web2py as written through
+    lighttpd and the FastCGI backend."""
+    assert_appconfig_as_written(https, lab_vars)
+
+
+def test_backend_reads_text_as_utf8_after_web2py_import(host):
+    """web2py's import sets LC_CTYPE to "C". The backend's Python starts in systemd's LANG=C.UTF-8,
+    so it is not in UTF-8 mode: with gluon.main imported alone (the control) it reads text files
+    as ASCII; the handler's load_web2py sets C.UTF-8 back."""
+    pid = host.run("systemctl show -p MainPID --value web2py-fcgi.service").stdout.strip()
+    assert "LANG=C.UTF-8" in host.run(f"tr '\\0' '\\n' < /proc/{pid}/environ").stdout.split()
+    python = f"cd {ROOT} && sudo -u web2py env -i LANG=C.UTF-8 /srv/web2py/venv/bin/python -c"
+    report = "print(sys.flags.utf8_mode, locale.getpreferredencoding(False))"
+    gluon_alone = "import locale, sys; sys.path.insert(0, '.'); import gluon.main; " + report
+    alone = host.run(f"{python} {shlex.quote(gluon_alone)}")
+    assert alone.stdout.split() == ["0", "ANSI_X3.4-1968"], alone.stdout + alone.stderr
+    load = (
+        "import importlib.util, locale, sys; "
+        f"spec = importlib.util.spec_from_file_location('handler', '{HANDLER}'); "
+        "handler = importlib.util.module_from_spec(spec); spec.loader.exec_module(handler); "
+        f"handler.load_web2py('{ROOT}'); "
+    )
+    handled = host.run(f"{python} {shlex.quote(load + report)}")
+    assert handled.stdout.split() == ["0", "UTF-8"], handled.stdout + handled.stderr
+
+
+def test_error_writes_a_ticket(host, https):
+    """An error answers 500 and web2py writes its ticket with traceback and snapshot."""
+    assert_ticket_written(host, https)
+
+
 @pytest.mark.parametrize("path", ["/probe/static/probe.txt", "/probe/static/_1.2.3/probe.txt"])
 def test_static_served_by_lighttpd(http, https, path):
     for client in (http, https):
@@ -261,13 +305,14 @@ def test_tls_policy(host):
     assert "Cipher is (NONE)" in s_client("-tls1_2 -cipher AES128-SHA")
     dhe = s_client("-tls1_2 -cipher DHE-RSA-AES128-GCM-SHA256")
     assert "Cipher is DHE-RSA-AES128-GCM-SHA256" in dhe
-    bits = int(dhe.split("Server Temp Key: DH, ")[1].split(" bits")[0])
+    # OpenSSL 3.0 (Debian 12) says "Server Temp Key", 3.5 (Debian 13) "Peer Temp Key".
+    bits = int(re.search(r"(?:Server|Peer) Temp Key: DH, (\d+) bits", dhe).group(1))
     assert bits >= 2048
     # The configured curves only (X25519:prime256v1:secp384r1): secp521r1 and X448, which
     # OpenSSL would otherwise accept, are refused.
     ecdhe = "-tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256"
-    assert "Server Temp Key: X25519" in s_client(f"{ecdhe} -curves X25519:prime256v1")
-    assert "Server Temp Key: ECDH, secp384r1" in s_client(f"{ecdhe} -curves secp384r1")
+    assert re.search(r"(?:Server|Peer) Temp Key: X25519,", s_client(f"{ecdhe} -curves X25519:prime256v1"))
+    assert re.search(r"(?:Server|Peer) Temp Key: ECDH, secp384r1,", s_client(f"{ecdhe} -curves secp384r1"))
     for group in ("secp521r1", "X448"):
         assert "Cipher is (NONE)" in s_client(f"{ecdhe} -curves {group}")
         assert "Cipher is (NONE)" in s_client(f"-tls1_3 -groups {group}")

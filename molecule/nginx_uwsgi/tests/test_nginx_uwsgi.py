@@ -1,6 +1,9 @@
 """Scenario nginx_uwsgi: behaviour through nginx, uWSGI and TLS."""
 from __future__ import annotations
 
+import re
+import shlex
+
 import pytest
 from conftest import (
     assert_http_redirect,
@@ -11,12 +14,14 @@ from conftest import (
     ADMIN_PATHS,
     STATIC_PATHS,
     assert_admin_login,
+    assert_appconfig_as_written,
     assert_bad_config_rejected,
     assert_db_roundtrip,
     assert_probe_answers,
     assert_session_kept,
     assert_static_by_web_server,
     assert_tls_client_detects_old_protocols,
+    assert_ticket_written,
     assert_tls_policy,
     assert_unix_socket_for_only,
     processes,
@@ -25,6 +30,7 @@ from conftest import (
 ROOT = "/srv/web2py/web2py"
 SOCKET = "/run/uwsgi/web2py/socket"
 SITE = "/etc/nginx/sites-enabled/web2py.conf"
+CONTROL_VASSAL = "/etc/uwsgi-emperor/vassals/locale-control.ini"
 
 
 def test_check_mode_on_the_converged_host_changes_nothing(lab_vars):
@@ -84,6 +90,47 @@ def test_backend_sees_scheme_and_port(http, https):
     assert https.get("/probe/default/env").json()["scheme"] == "https"
     assert https.get("/probe/default/env").json()["server_port"] == "443"
     assert http.get("/probe/default/env").json()["scheme"] == "http"
+
+
+def test_appconfig_as_written_over_https(https, lab_vars):
+    """Non-ASCII, %, quotes, ; and # in appconfig values reach web2py as written through
+    nginx and uWSGI (the vassal's entry point keeps LC_CTYPE UTF-8 after web2py's import)."""
+    assert_appconfig_as_written(https, lab_vars)
+
+
+def test_web2py_handler_alone_reads_appconfig_as_ascii_under_uwsgi(host, https):
+    """Control for the entry point: web2py's own wsgihandler:application in a second vassal
+    (same user, virtualenv and folder; HTTP on 127.0.0.1:9098 only) fails the same request with
+    an ASCII decode error: web2py's import sets LC_CTYPE to "C", and Python in uWSGI has no
+    UTF-8 mode to fall back on. The site's vassal serves it meanwhile."""
+    ini = "\n".join([
+        "[uwsgi]", "strict = true", "plugins = python3", "master = true", "need-app = true",
+        "uid = web2py", "gid = web2py", "http-socket = 127.0.0.1:9098", f"chdir = {ROOT}",
+        "virtualenv = /srv/web2py/venv", f"pythonpath = {ROOT}", "module = wsgihandler:application",
+        "processes = 1", "",
+    ])
+    assert host.run(f"printf %s {shlex.quote(ini)} > {CONTROL_VASSAL}").rc == 0
+    try:
+        up = host.run("for i in $(seq 60); do curl -s -o /dev/null http://127.0.0.1:9098/probe/default/ping && exit 0; "
+                      "sleep 0.5; done; exit 1")
+        assert up.rc == 0, host.run("journalctl -u uwsgi-emperor -n 30 --no-pager").stdout
+        body = host.run("curl -s http://127.0.0.1:9098/probe/default/config").stdout
+        assert "Ticket issued" in body, body[:300]
+        ticket = re.search(r"probe/([0-9a-zA-Z.:_-]+)", body.split("Ticket issued", 1)[1]).group(1)
+        script = "import pickle, sys; print(pickle.load(open(sys.argv[1], 'rb'))['traceback'])"
+        traceback = host.run(f"cd {ROOT} && sudo -u web2py /srv/web2py/venv/bin/python -c {shlex.quote(script)} "
+                             f"{ROOT}/applications/probe/errors/{ticket}").stdout
+        assert "UnicodeDecodeError: 'ascii' codec" in traceback and "appconfig.py" in traceback, traceback[-1500:]
+        assert https.get("/probe/default/config").status == 200
+    finally:
+        host.run(f"rm -f {CONTROL_VASSAL}")
+    host.run("for i in $(seq 40); do curl -s -o /dev/null http://127.0.0.1:9098/ || exit 0; sleep 0.5; done")
+    assert host.run("curl -s -o /dev/null http://127.0.0.1:9098/").rc != 0
+
+
+def test_error_writes_a_ticket(host, https):
+    """An error answers 500 and web2py writes its ticket with traceback and snapshot."""
+    assert_ticket_written(host, https)
 
 
 @pytest.mark.parametrize("path", STATIC_PATHS)

@@ -12,6 +12,7 @@ Usage: python web2py-fcgi.py --root /srv/web2py/web2py [--mode threaded|prefork]
 from __future__ import annotations
 
 import argparse
+import locale
 import os
 import socket
 import sys
@@ -70,6 +71,12 @@ def load_web2py(root: str):
     sys.path = [root] + [p for p in sys.path if p != root]
     import gluon.main  # pylint: disable=import-outside-toplevel
 
+    # Importing gluon.main sets LC_CTYPE to "C" (web2py 3.3.3 checks its runtime-handler flag
+    # before any handler can set it). Python started in a UTF-8 locale (systemd's default
+    # LANG=C.UTF-8) is not in UTF-8 mode, so every text file opened without an encoding,
+    # appconfig.ini first, would be read as ASCII and one non-ASCII value would fail every
+    # request. The files web2py.deploy writes are UTF-8: C's rules with UTF-8 characters.
+    locale.setlocale(locale.LC_CTYPE, "C.UTF-8")
     return gluon.main.wsgibase
 
 
