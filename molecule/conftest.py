@@ -5,6 +5,7 @@ Requests are made from inside the lab container (``host.run``), to loopback only
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -385,6 +386,23 @@ while len(body) < length - 4:
     body += s.recv(length - 4 - len(body))
 print(kind.decode(), body.replace(b"\x00", b" ").decode(errors="replace"))
 """
+
+
+def write_pgpass(host, path: str, user: str, password: str) -> None:
+    """A 0600 libpq passfile for any host/port/database: ':' and '\\' escaped as libpq reads
+    them. The line travels base64-encoded (no quoting of the password's characters)."""
+    line = ":".join(part.replace("\\", "\\\\").replace(":", "\\:") for part in ("*", "*", "*", user, password))
+    data = base64.b64encode((line + "\n").encode()).decode()
+    out = host.run(f"umask 077 && echo {data} | base64 -d > {shlex.quote(path)}")
+    assert out.rc == 0, out.stderr
+
+
+def pg_version(host) -> str:
+    """The major version of the host's one PostgreSQL cluster (15 on Debian 12, 17 on 13), as
+    pg_lsclusters reports it."""
+    versions = {line.split()[0] for line in host.check_output("pg_lsclusters -h").splitlines() if line.strip()}
+    assert len(versions) == 1, versions
+    return versions.pop()
 
 
 def pg_startup(host, target: str, source: str = "") -> str:

@@ -11,14 +11,20 @@ import os
 import shlex
 
 import pytest
-from conftest import assert_check_mode_clean, secret_values, Client, pg_startup, processes, run_playbook
+from conftest import assert_check_mode_clean, secret_values, Client, pg_startup, pg_version, processes, run_playbook, write_pgpass
 
 testinfra_hosts = [f"ansible://{os.environ.get('MOLECULE_INSTANCE', 'instance')}"]
 
-CONF = "/etc/postgresql/15/main/conf.d/web2py-deploy.conf"
-HBA = "/etc/postgresql/15/main/pg_hba.conf"
 BACKUPS = "/var/backups/postgresql"
 PGPASS = "/tmp/test-postgres.pgpass"
+
+
+def conf_file(host) -> str:
+    return f"/etc/postgresql/{pg_version(host)}/main/conf.d/web2py-deploy.conf"
+
+
+def hba_file(host) -> str:
+    return f"/etc/postgresql/{pg_version(host)}/main/pg_hba.conf"
 
 
 def psql_admin(host, sql: str, db: str = "web2py"):
@@ -41,14 +47,12 @@ def test_check_mode_on_the_converged_host_changes_nothing(lab_vars):
 @pytest.fixture(scope="module")
 def password(host):
     secret = host.ansible.get_variables()["postgres_db_password"]
-    # Written by Ansible's copy module (arguments through the connection, not a command line).
-    line = shlex.quote(f"*:*:*:web2py:{secret}")
-    host.ansible("copy", f"dest={PGPASS} mode=0600 content={line}", check=False)
+    write_pgpass(host, PGPASS, "web2py", secret)
     return secret
 
 
 def test_service_running_and_enabled(host):
-    for name in ("postgresql@15-main", "postgresql"):
+    for name in (f"postgresql@{pg_version(host)}-main", "postgresql"):
         svc = host.service(name)
         assert svc.is_running and svc.is_enabled
     timer = host.service("postgres-backup.timer")
@@ -106,7 +110,7 @@ def test_superuser_not_reachable_over_tcp(host):
 
 
 def test_no_trust_in_pg_hba(host):
-    hba = host.file(HBA)
+    hba = host.file(hba_file(host))
     assert hba.user == "postgres" and hba.mode == 0o640
     for line in hba.content_string.splitlines():
         assert "trust" not in line.split("#", 1)[0].split(), line
@@ -200,7 +204,7 @@ def test_backup_and_restore(host, password):
 
 
 def test_bad_value_fails_before_install(host, password):
-    before = host.file(CONF).sha256sum
+    before = host.file(conf_file(host)).sha256sum
     started = psql_admin(host, "SELECT pg_postmaster_start_time()").stdout
     run = run_playbook("bad-config.yml")
     output = (run.stdout + run.stderr).replace('\\"', '"')  # -v prints the result as JSON
@@ -210,8 +214,8 @@ def test_bad_value_fails_before_install(host, password):
     # The run went through the task that sets the password: -v output must not show it.
     assert "Create the application role (scram-sha-256 password) web2py" in output
     assert password not in output
-    assert host.file(CONF).sha256sum == before
-    assert "lots" not in host.file(CONF).content_string
+    assert host.file(conf_file(host)).sha256sum == before
+    assert "lots" not in host.file(conf_file(host)).content_string
     assert psql_admin(host, "SHOW work_mem").stdout.strip() == "4MB"
     assert psql_admin(host, "SELECT pg_postmaster_start_time()").stdout == started
     assert psql_app(host, "SELECT 1").stdout.strip() == "1"

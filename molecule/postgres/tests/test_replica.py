@@ -9,8 +9,8 @@ import shlex
 import time
 
 import pytest
-from conftest import Client, node, pg_startup, private_address, processes
-from test_postgres import psql_admin
+from conftest import Client, node, pg_startup, pg_version, private_address, processes, write_pgpass
+from test_postgres import conf_file, psql_admin
 
 INSTANCE = os.environ.get("MOLECULE_INSTANCE", "instance")
 testinfra_hosts = [f"ansible://{INSTANCE}-replica"]
@@ -56,10 +56,10 @@ def test_replication_password_only_in_the_passfile(host, secrets):
     # ":" and "\" of the password are escaped as libpq reads a passfile.
     escaped = replication_password.replace("\\", "\\\\").replace(":", "\\:")
     assert passfile.content_string.strip().endswith(f":*:replicator:{escaped}")
-    for path in ("/etc/postgresql/15/main/conf.d/web2py-deploy.conf", "/var/lib/postgresql/15/main/postgresql.auto.conf"):
+    for path in (conf_file(host), f"/var/lib/postgresql/{pg_version(host)}/main/postgresql.auto.conf"):
         text = host.file(path).content_string
         assert replication_password not in text and escaped not in text
-    conf = host.file("/etc/postgresql/15/main/conf.d/web2py-deploy.conf").content_string
+    conf = host.file(conf_file(host)).content_string
     assert f"passfile={PASSFILE}" in conf
     for _user, args in processes(host):
         assert replication_password not in args
@@ -67,8 +67,7 @@ def test_replication_password_only_in_the_passfile(host, secrets):
 
 def test_replica_refuses_writes(host, secrets):
     db_password = secrets[0]
-    line = shlex.quote(f"*:*:*:web2py:{db_password}")
-    host.ansible("copy", f"dest={APP_PGPASS} mode=0600 content={line}", check=False)
+    write_pgpass(host, APP_PGPASS, "web2py", db_password)
     read = host.run(f"PGPASSFILE={APP_PGPASS} psql -w -XAtq -h 127.0.0.1 -U web2py -d web2py -c 'SELECT count(*) > 0 FROM probe_row'")
     assert read.rc == 0 and read.stdout.strip() == "t", read.stderr
     write = host.run(
@@ -103,13 +102,14 @@ def test_probe_writes_to_the_primary_and_reads_from_the_replica(host, primary):
 def test_reads_fall_back_to_the_primary_when_the_replica_is_down(host, primary):
     client = Client(primary, "http://127.0.0.1:8000", "/tmp/jar-replica-down")
     token = client.get("/probe/default/dbrw").json()["wrote"]
-    assert host.run("systemctl stop postgresql@15-main").rc == 0
+    unit = f"postgresql@{pg_version(host)}-main"
+    assert host.run(f"systemctl stop {unit}").rc == 0
     try:
         answer = client.get(f"/probe/default/dbread?token={token}").json()
         assert answer["found"] and answer["replica"] is False, answer
         assert answer["server"] == "127.0.0.1"
     finally:
-        assert host.run("systemctl start postgresql@15-main").rc == 0
+        assert host.run(f"systemctl start {unit}").rc == 0
     assert wait_for_streaming(primary) == "streaming"
     answer = client.get(f"/probe/default/dbread?token={token}").json()
     assert answer["replica"] is True, answer
