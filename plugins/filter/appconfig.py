@@ -25,6 +25,7 @@ import re
 import typing as t
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 
 # Characters that end or split a line for configparser (file iteration in universal-newline
 # mode) or for str.splitlines(), plus the other C0 controls and DEL.
@@ -42,6 +43,8 @@ _NETWORK_SCHEMES = ("postgres", "mysql")
 _SECTION = re.compile(r"[A-Za-z0-9_]+")
 _KEY = re.compile(r"[a-z0-9_][a-z0-9_-]*")
 _HOST_NAME = re.compile(r"[A-Za-z0-9*._\[\]:-]+")
+# Settings AppConfig hands the application as booleans.
+_FLAGS = (("app", "production"), ("db", "migrate"), ("smtp", "tls"), ("smtp", "ssl"))
 
 Value = t.Union[str, int, float, bool, None, t.List[str]]
 # section -> key -> (value, name of the inventory variable it comes from)
@@ -56,21 +59,33 @@ def _var(app: dict, key: str) -> str:
     return "web2py_apps[%s].%s" % (app.get("name", "?"), key)
 
 
+def _flag(value: t.Any) -> t.Any:
+    """A boolean setting as a bool: true/false, yes/no, on/off, 1/0 (as -e key=value passes
+    them) are converted; anything else is kept for appconfig_problems to name. Python's
+    bool("false") would be True: AppConfig would see production or migrate switched on."""
+    if isinstance(value, bool):
+        return value
+    try:
+        return boolean(value, strict=True)
+    except TypeError:
+        return value
+
+
 def _managed(app: dict, redis: dict, memcache: dict, session_expiry: int) -> Sections:
     """The sections and keys web2py.deploy writes, in file order."""
     db_uri = app.get("db_uri", "sqlite://storage.sqlite")
     sections: Sections = {
         "app": {
             "name": (app["name"], _var(app, "name")),
-            "production": (bool(app.get("production", True)), _var(app, "production")),
+            "production": (_flag(app.get("production", True)), _var(app, "production")),
         },
         "db": {"uri": (db_uri, _var(app, "db_uri"))},
     }
-    read_uris = list(app.get("db_read_uris") or [])
+    read_uris = app.get("db_read_uris") or []
     if read_uris:
         sections["db"]["read_uris"] = (read_uris, _var(app, "db_read_uris"))
     sections["db"]["pool_size"] = (int(app.get("db_pool_size", 10)), _var(app, "db_pool_size"))
-    sections["db"]["migrate"] = (bool(app.get("db_migrate", True)), _var(app, "db_migrate"))
+    sections["db"]["migrate"] = (_flag(app.get("db_migrate", True)), _var(app, "db_migrate"))
     sections["host"] = {
         "names": (list(app.get("host_names") or ["localhost:*", "127.0.0.1:*", "::1:*"]), _var(app, "host_names")),
     }
@@ -101,8 +116,8 @@ def _managed(app: dict, redis: dict, memcache: dict, session_expiry: int) -> Sec
             "server": (smtp.get("server", ""), _var(app, "smtp") + ".server"),
             "sender": (smtp.get("sender", ""), _var(app, "smtp") + ".sender"),
             "login": (smtp.get("login", ""), _var(app, "smtp") + ".login"),
-            "tls": (bool(smtp.get("tls", True)), _var(app, "smtp") + ".tls"),
-            "ssl": (bool(smtp.get("ssl", False)), _var(app, "smtp") + ".ssl"),
+            "tls": (_flag(smtp.get("tls", True)), _var(app, "smtp") + ".tls"),
+            "ssl": (_flag(smtp.get("ssl", False)), _var(app, "smtp") + ".ssl"),
         }
     return sections
 
@@ -202,11 +217,22 @@ def appconfig_problems(apps: list, redis: dict | None = None, memcache: dict | N
         for section, values in sections.items():
             for key, (value, name) in values.items():
                 problems.extend(_text_problems(value, name))
-                if (section, key) in (("db", "uri"), ("session", "db_uri")):
+                if (section, key) in _FLAGS:
+                    if not isinstance(value, bool):
+                        problems.append("%s must be a boolean (true or false)" % name)
+                elif (section, key) in (("db", "uri"), ("session", "db_uri")):
                     problems.extend(_uri_problems(value, name))
                 elif (section, key) == ("db", "read_uris"):
-                    for index, uri in enumerate(t.cast(list, value)):
+                    if not isinstance(value, list):
+                        problems.append("%s must be a list of DAL URIs" % name)
+                        continue
+                    for index, uri in enumerate(value):
                         problems.extend(_uri_problems(uri, "%s[%d]" % (name, index)))
+                elif section == "smtp" and isinstance(value, str) and "," in value:
+                    problems.append(
+                        "%s holds a comma: AppConfig.get(), which the welcome scaffold's models use "
+                        "for smtp.*, turns such a value into a list" % name
+                    )
                 elif (section, key) == ("host", "names"):
                     problems.extend(_host_problems(value, name))
     # One message per variable is enough (a shared setting is checked once per application).
@@ -229,6 +255,13 @@ def appconfig_ini(app: dict, redis: dict | None = None, memcache: dict | None = 
     """The sections of one application's appconfig.ini (without the header comment)."""
     sections, shape = _sections(app, redis or {}, memcache or {}, session_expiry)
     problems = shape + [p for s in sections.values() for value, name in s.values() for p in _text_problems(value, name)]
+    problems += [
+        "%s must be a boolean (true or false)" % sections[section][key][1]
+        for section, key in _FLAGS
+        if key in sections.get(section, {}) and not isinstance(sections[section][key][0], bool)
+    ]
+    if "read_uris" in sections["db"] and not isinstance(sections["db"]["read_uris"][0], list):
+        problems.append("%s must be a list of DAL URIs" % sections["db"]["read_uris"][1])
     if problems:
         # validate.yml refuses these before any change; a direct caller gets the same refusal.
         raise AnsibleFilterError("appconfig_ini: " + "; ".join(problems))

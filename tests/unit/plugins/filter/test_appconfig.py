@@ -204,3 +204,44 @@ def test_render_refuses_what_validation_refuses():
 
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == {"appconfig_ini", "appconfig_problems"}
+
+
+@pytest.mark.parametrize("given,expected", [(False, "false"), ("false", "false"), ("no", "false"), ("0", "false"),
+                                            ("off", "false"), (True, "true"), ("yes", "true"), ("1", "true")])
+def test_boolean_settings_given_as_strings_keep_their_meaning(tmp_path, given, expected):
+    """-e web2py_probe_db_migrate=false passes the string "false": bool("false") would be True
+    and switch migrations on for every host."""
+    app = {"name": "shop", "production": given, "db_migrate": given,
+           "smtp": {"server": "smtp.example.org:587", "tls": given, "ssl": given}}
+    assert appconfig_problems([app]) == []
+    settings = read_back(tmp_path, appconfig_ini(app), "3.3.3 (RawConfigParser)")
+    assert (settings["app"]["production"], settings["db"]["migrate"]) == (expected, expected)
+    assert (settings["smtp"]["tls"], settings["smtp"]["ssl"]) == (expected, expected)
+
+
+def test_a_boolean_setting_that_is_no_boolean_is_named():
+    app = {"name": "shop", "production": "maybe", "db_migrate": 2}
+    assert appconfig_problems([app]) == [
+        "web2py_apps[shop].production must be a boolean (true or false)",
+        "web2py_apps[shop].db_migrate must be a boolean (true or false)",
+    ]
+    with pytest.raises(AnsibleFilterError, match="production must be a boolean"):
+        appconfig_ini(app)
+
+
+@pytest.mark.parametrize("read_uris", [True, 5, "postgres://ro:pw@replica/web2py"])
+def test_read_uris_that_are_no_list_are_named_not_split(read_uris):
+    app = {"name": "shop", "db_read_uris": read_uris}
+    assert appconfig_problems([app]) == ["web2py_apps[shop].db_read_uris must be a list of DAL URIs"]
+    with pytest.raises(AnsibleFilterError, match="db_read_uris must be a list"):
+        appconfig_ini(app)
+
+
+def test_smtp_values_with_a_comma_are_refused():
+    """web2py's welcome models read smtp.sender and smtp.login with AppConfig.get(), which
+    turns 'Doe, John <j@x.org>' into a list."""
+    app = {"name": "shop", "smtp": {"server": "smtp.example.org:587", "login": "me:pa,ss", "sender": "Doe, John <j@x.org>"}}
+    assert appconfig_problems([app]) == [
+        "web2py_apps[shop].smtp.sender holds a comma: AppConfig.get(), which the welcome scaffold's models use for smtp.*, turns such a value into a list",
+        "web2py_apps[shop].smtp.login holds a comma: AppConfig.get(), which the welcome scaffold's models use for smtp.*, turns such a value into a list",
+    ]
