@@ -10,6 +10,7 @@ from conftest import (
     ADMIN_PATHS,
     STATIC_PATHS,
     assert_admin_login,
+    assert_appconfig_as_written,
     assert_bad_config_rejected,
     assert_db_roundtrip,
     assert_probe_answers,
@@ -17,6 +18,7 @@ from conftest import (
     assert_static_by_web_server,
     assert_tls_client_detects_old_protocols,
     assert_tls_policy,
+    assert_ticket_written,
     processes,
 )
 
@@ -142,3 +144,14 @@ def test_invalid_apache_value_fails_and_site_keeps_serving(host, http, lab_vars)
 def test_http_redirect(http, https, lab_vars):
     """Last: with apache_wsgi_http_redirect the plain-HTTP site only redirects to HTTPS."""
     assert_http_redirect(http, https, "apache_wsgi_http_redirect", lab_vars["web2py_admin_password"])
+
+
+def test_appconfig_as_written_over_https(https, lab_vars):
+    """Non-ASCII, %, quotes, ; and # in appconfig values reach web2py as written through
+    Apache and mod_wsgi (the daemon loads web2py through the web2py role's entry point, which keeps LC_CTYPE UTF-8 after web2py's import)."""
+    assert_appconfig_as_written(https, lab_vars)
+
+
+def test_error_writes_a_ticket(host, https):
+    """An error answers 500 and web2py writes its ticket with traceback and snapshot."""
+    assert_ticket_written(host, https)

@@ -165,7 +165,8 @@ def test_appconfig_as_written_over_https(https, lab_vars):
 def test_backend_reads_text_as_utf8_after_web2py_import(host):
     """web2py's import sets LC_CTYPE to "C". The backend's Python starts in systemd's LANG=C.UTF-8,
     so it is not in UTF-8 mode: with gluon.main imported alone (the control) it reads text files
-    as ASCII; the handler's load_web2py sets C.UTF-8 back."""
+    as ASCII; the handler loads web2py through the web2py role's entry point, which sets
+    C.UTF-8 back."""
     pid = host.run("systemctl show -p MainPID --value web2py-fcgi.service").stdout.strip()
     assert "LANG=C.UTF-8" in host.run(f"tr '\\0' '\\n' < /proc/{pid}/environ").stdout.split()
     python = f"cd {ROOT} && sudo -u web2py env -i LANG=C.UTF-8 /srv/web2py/venv/bin/python -c"

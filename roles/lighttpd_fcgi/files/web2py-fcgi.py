@@ -3,8 +3,9 @@
 
 web2py's handlers/fcgihandler.py does not run on Python 3 (it imports ``thread`` and
 ``dummy_threading``) and binds a hard-coded /tmp/fcgi.sock. This handler serves
-``gluon.main.wsgibase`` with flup 1.0.3 on the listening socket systemd passes in
-(sd_listen_fds protocol: LISTEN_PID, LISTEN_FDS, first descriptor 3). The socket belongs to
+web2py's WSGI application (the web2py role's entry point, which loads ``wsgihandler.py``) with
+flup 1.0.3 on the listening socket systemd passes in (sd_listen_fds protocol: LISTEN_PID,
+LISTEN_FDS, first descriptor 3). The socket belongs to
 systemd: restarting this process never removes it.
 
 Usage: python web2py-fcgi.py --root /srv/web2py/web2py [--mode threaded|prefork] ...
@@ -12,12 +13,14 @@ Usage: python web2py-fcgi.py --root /srv/web2py/web2py [--mode threaded|prefork]
 from __future__ import annotations
 
 import argparse
-import locale
 import os
+import runpy
 import socket
 import sys
 
 SD_LISTEN_FDS_START = 3
+# Installed by the web2py role (files/web2py-wsgi.py).
+DEFAULT_ENTRY = "/usr/local/libexec/web2py-deploy/web2py-wsgi.py"
 
 
 def inherited_socket() -> socket.socket:
@@ -62,27 +65,24 @@ def root_wsgi(app):
     return application
 
 
-def load_web2py(root: str):
+def load_web2py(root: str, entry: str = DEFAULT_ENTRY):
+    """web2py's WSGI application through the web2py role's entry point: wsgihandler.py's
+    application, with LC_CTYPE set back to C.UTF-8 once web2py's import has set it to "C"
+    (Python started in systemd's LANG=C.UTF-8 is not in UTF-8 mode and would read
+    appconfig.ini, and every other text file opened without an encoding, as ASCII)."""
     root = os.path.abspath(root)
     if not os.path.isdir(os.path.join(root, "applications")):
         raise SystemExit(f"web2py-fcgi: {root} has no applications/ folder")
-    # web2py works relative to its folder (like handlers/wsgihandler.py).
+    # web2py works relative to its folder, where the role placed wsgihandler.py.
     os.chdir(root)
     sys.path = [root] + [p for p in sys.path if p != root]
-    import gluon.main  # pylint: disable=import-outside-toplevel
-
-    # Importing gluon.main sets LC_CTYPE to "C" (web2py 3.3.3 checks its runtime-handler flag
-    # before any handler can set it). Python started in a UTF-8 locale (systemd's default
-    # LANG=C.UTF-8) is not in UTF-8 mode, so every text file opened without an encoding,
-    # appconfig.ini first, would be read as ASCII and one non-ASCII value would fail every
-    # request. The files web2py.deploy writes are UTF-8: C's rules with UTF-8 characters.
-    locale.setlocale(locale.LC_CTYPE, "C.UTF-8")
-    return gluon.main.wsgibase
+    return runpy.run_path(entry, run_name="web2py_wsgi")["application"]
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", required=True, help="web2py folder (with web2py.py, applications/)")
+    parser.add_argument("--entry", default=DEFAULT_ENTRY, help="WSGI entry point (web2py role's web2py-wsgi.py)")
     parser.add_argument("--mode", choices=("threaded", "prefork"), default="prefork")
     parser.add_argument("--min-spare", type=int, default=1)
     parser.add_argument("--max-spare", type=int, default=5)
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
     parser.add_argument("--max-requests", type=int, default=0, help="prefork mode, 0: no limit")
     args = parser.parse_args(argv)
 
-    app = root_wsgi(load_web2py(args.root))
+    app = root_wsgi(load_web2py(args.root, args.entry))
     if args.mode == "threaded":
         from flup.server.fcgi import WSGIServer  # pylint: disable=import-outside-toplevel
 
