@@ -8,9 +8,8 @@
 #   --platform debian13|debian12|all|ci  (before the stage; default ci)
 #       debian13, debian12: every scenario on that Debian release (LAB_PLATFORM)
 #       all: every scenario on both releases
-#       ci: every scenario on Debian 13, plus the topologies (single, cluster), bad_input and
-#           the web2py scenario (the only one that runs the web2py-gluon wheel) on Debian 12;
-#           what CI runs (both full platforms do not fit in CI's 90 minutes)
+#       ci: every scenario on Debian 13, plus the topologies (single, cluster) and bad_input
+#           on Debian 12; what CI runs (both full platforms do not fit in CI's 90 minutes)
 # Installs what it needs on a fresh Debian machine: Docker engine, debootstrap, the lab images,
 # the web2py release, the Python virtualenv. Prints "summary: N passed, N failed" at the end.
 set -uo pipefail
@@ -29,7 +28,7 @@ case "$platform" in
   *) echo "usage: $0 [--platform debian13|debian12|all|ci] [stage]"; exit 2 ;;
 esac
 # Scenarios that also run on Debian 12 with --platform ci.
-CI_DEBIAN12_SCENARIOS=(cluster single bad_input web2py)
+CI_DEBIAN12_SCENARIOS=(cluster single bad_input)
 
 setup() {
   local p
@@ -152,15 +151,17 @@ case "$what" in
     run_stage units stage_units
     run_stage sanity stage_sanity
     run_stage "collection build + install" stage_build
-    # The longest first (the cluster scenarios and the lab), then the roles' scenarios; the
-    # lab (the README's first command) on the first platform.
+    # The longest first: the cluster (five containers) on the first platform next to the lab
+    # (the README's first command, also five containers) and then the single topology, so that
+    # the second platform's cluster starts when the first one has ended (two clusters at once
+    # on two cores starve each other); then the roles' scenarios.
     names=()
     for dir in molecule/*/; do
-      [ -f "$dir/molecule.yml" ] && [ "$(basename "$dir")" != cluster ] && names+=("$(basename "$dir")")
+      case "$(basename "$dir")" in cluster|single) continue ;; esac
+      [ -f "$dir/molecule.yml" ] && names+=("$(basename "$dir")")
     done
-    scenarios=()
-    for p in "${platforms[@]}"; do scenarios+=("cluster@$p"); done
-    scenarios+=("lab@${platforms[0]}")
+    scenarios=("cluster@${platforms[0]}" "lab@${platforms[0]}" "single@${platforms[0]}")
+    for p in "${platforms[@]:1}"; do scenarios+=("cluster@$p" "single@$p"); done
     for p in "${platforms[@]}"; do
       for name in "${names[@]}"; do
         [ "$platform" = ci ] && [ "$p" = debian12 ] && ! in_ci_debian12 "$name" && continue
@@ -181,6 +182,18 @@ case "$what" in
 esac
 
 log "results"
+# What failed, from each failed scenario's log (the full logs were printed above and are in
+# .cache/logs): failed tests and their first assertion lines, failed tasks.
+for line in "${results[@]}"; do
+  case "$line" in
+    "FAIL  "*)
+      name=${line#FAIL  }; name=${name%% (*}
+      [ -f ".cache/logs/molecule-$name.log" ] || continue
+      echo "--- $name: what failed"
+      grep -E '^(FAILED |E  |fatal: |failed: )|^\[ERROR\]|CRITICAL' ".cache/logs/molecule-$name.log" | cut -c1-300 | head -n 40
+      ;;
+  esac
+done
 printf '%s\n' "${results[@]}"
 echo "summary: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
