@@ -110,9 +110,10 @@ up() {
         http://127.0.0.1:$HTTP_PORT/ redirects to HTTPS
   Stats docker exec web2py-lab-lb curl -su stats:\$LAB_STATS_PASSWORD http://127.0.0.1:8404/
         (default password "lab-stats-Passw0rd")
-  Admin web2py's admin is reachable through HAProxy only where web2py_admin_password is set
-        (lab default "lab-admin", LAB_ADMIN_PASSWORD overrides it):
-        https://127.0.0.1:$HTTPS_PORT/admin/
+  Admin web2py's admin and appadmin are never served over plain HTTP, and HAProxy talks plain
+        HTTP to the app hosts: through it they answer 403. Use an app host's own HTTPS, e.g.
+        docker exec web2py-lab-app1 curl -sk https://127.0.0.1/admin/default/index
+        (admin password "lab-admin"; LAB_ADMIN_PASSWORD overrides it)
   Tear down with ./scripts/lab.sh down
 MSG
 }
