@@ -5,7 +5,6 @@ These tests run on the replica; `primary` is the container with the primary and 
 from __future__ import annotations
 
 import os
-import shlex
 import time
 
 import pytest
