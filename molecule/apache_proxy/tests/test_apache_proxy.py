@@ -13,6 +13,7 @@ from conftest import (
     run_playbook,
     STATIC_PATHS,
     assert_admin_login,
+    assert_appconfig_as_written,
     assert_bad_config_rejected,
     assert_db_roundtrip,
     assert_probe_answers,
@@ -20,6 +21,7 @@ from conftest import (
     assert_static_by_web_server,
     assert_tls_client_detects_old_protocols,
     assert_tls_policy,
+    assert_ticket_written,
     processes,
 )
 
@@ -190,3 +192,14 @@ def test_invalid_apache_value_fails_and_site_keeps_serving(host, http, lab_vars)
 def test_http_redirect(http, https, lab_vars):
     """Last: with apache_proxy_http_redirect the plain-HTTP site only redirects to HTTPS."""
     assert_http_redirect(http, https, "apache_proxy_http_redirect", lab_vars["web2py_admin_password"])
+
+
+def test_appconfig_as_written_over_https(https, lab_vars):
+    """Non-ASCII, %, quotes, ; and # in appconfig values reach web2py as written through
+    Apache and the gunicorn backend (web2py.service runs Python in UTF-8 mode)."""
+    assert_appconfig_as_written(https, lab_vars)
+
+
+def test_error_writes_a_ticket(host, https):
+    """An error answers 500 and web2py writes its ticket with traceback and snapshot."""
+    assert_ticket_written(host, https)
