@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) web2py.deploy contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Input guards shared by every role of web2py.deploy.
+
+``unsafe_values`` names the variables whose value (strings anywhere inside lists and dicts, keys
+included) carries a line break or another control character: no such value may reach a
+configuration file, a unit or a command line, where it would end a directive and start another.
+``path_problem`` says why a path cannot be a folder the roles own and change (empty when it can).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import typing as t
+
+from ansible.errors import AnsibleFilterError
+
+# C0 controls, DEL, and what Python's str.splitlines() also ends a line at.
+_CONTROL = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]")
+_PATH = re.compile(r"/[A-Za-z0-9._@+-]+(?:/[A-Za-z0-9._@+-]+)*\Z")
+# Folders that are the system's own: a role must never take one of them over (chown, chmod,
+# remove), only folders below them. Below /proc, /sys, /dev and /boot nothing is ours.
+_SYSTEM = frozenset("""
+/ /bin /boot /dev /etc /home /lib /lib32 /lib64 /libx32 /media /mnt /opt /proc /root /run /sbin
+/srv /sys /tmp /usr /usr/bin /usr/include /usr/lib /usr/lib64 /usr/libexec /usr/local
+/usr/local/bin /usr/local/etc /usr/local/lib /usr/local/libexec /usr/local/sbin /usr/local/share
+/usr/sbin /usr/share /usr/src /var /var/backups /var/cache /var/lib /var/local /var/lock /var/log
+/var/mail /var/opt /var/run /var/spool /var/tmp /var/www /etc/ssl /etc/ssl/private /etc/ssl/certs
+/etc/systemd /etc/systemd/system /etc/default /etc/init.d /etc/cron.d /etc/sudoers.d /etc/pam.d
+/etc/security /etc/apt /etc/nginx /etc/apache2 /etc/haproxy /etc/redis /etc/postgresql
+/etc/lighttpd /etc/uwsgi /var/lib/postgresql /var/lib/redis /run/systemd
+""".split())
+_NOTHING_BELOW = ("/proc/", "/sys/", "/dev/", "/boot/")
+
+
+def _strings(value: t.Any) -> t.Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
+
+
+def unsafe_values(names: t.Sequence[str], values: t.Sequence[t.Any], allow: t.Sequence[str] = ()) -> t.List[str]:
+    """Names (never values: many are secrets) whose value holds a control character."""
+    if len(names) != len(values):
+        raise AnsibleFilterError("unsafe_values: %d names but %d values" % (len(names), len(values)))
+    return [name for name, value in zip(names, values)
+            if name not in allow and any(_CONTROL.search(text) for text in _strings(value))]
+
+
+def path_problem(path: t.Any) -> str:
+    """Why path cannot be a folder a role owns ('' when it can)."""
+    if not isinstance(path, str) or not path:
+        return "must be a non-empty absolute path"
+    if not _PATH.match(path):
+        return "must be an absolute path of letters, digits and . _ @ + - (no spaces, no line breaks, no trailing /)"
+    parts = path.split("/")[1:]
+    if any(part in (".", "..") for part in parts) or posixpath.normpath(path) != path:
+        return "must not hold . or .. parts"
+    if path in _SYSTEM or path.startswith(_NOTHING_BELOW):
+        return "is a system folder (use a folder of its own below it, such as /srv/web2py)"
+    return ""
+
+
+class FilterModule:
+    def filters(self) -> t.Dict[str, t.Callable[..., t.Any]]:
+        return {"unsafe_values": unsafe_values, "path_problem": path_problem}
