@@ -99,6 +99,12 @@ options:
     type: list
     elements: str
     default: []
+  setgid:
+    description:
+      - Code folders get the set-group-ID bit (C(2750)), so that what a later task creates in them
+        (a package pip installs into a virtualenv) belongs to O(group) too.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -169,9 +175,9 @@ def matches(parts: Tuple[str, ...], pattern: Tuple[str, ...]) -> bool:
     return len(parts) == len(pattern) and all(fnmatch.fnmatchcase(p, q) for p, q in zip(parts, pattern))
 
 
-def code_mode(st_mode: int) -> int:
+def code_mode(st_mode: int, setgid: bool = False) -> int:
     if stat.S_ISDIR(st_mode):
-        return 0o750
+        return 0o2750 if setgid else 0o750
     return 0o750 if st_mode & 0o111 else 0o640
 
 
@@ -188,6 +194,7 @@ class Tree:
         self.service_dirs = [(split(d["path"]), int(d["mode"], 8), d["create"]) for d in params["service_dirs"]]
         self.service_files = [(split(f["path"]), int(f["mode"], 8)) for f in params["service_files"]]
         self.user_trees = [split(t) for t in params["user_trees"]]
+        self.setgid = params["setgid"]
         self.changes: List[str] = []
         self.changed_count = 0
         self.refused: List[str] = []
@@ -304,7 +311,7 @@ class Tree:
         if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
             self.refuse(rel, "%s in the code" % kind(st))
             return False
-        want = code_mode(st.st_mode)
+        want = code_mode(st.st_mode, self.setgid)
         up_to_date = st.st_uid == self.owner_uid and st.st_gid == self.gid and stat.S_IMODE(st.st_mode) == want
         if stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and not up_to_date:
             self.refuse(rel, "file with %d hard links" % st.st_nlink)
@@ -367,7 +374,7 @@ class Tree:
         top_fd = os.open(self.root, OPEN_FLAGS | os.O_DIRECTORY)
         try:
             top = os.fstat(top_fd)
-            want = 0o750
+            want = 0o2750 if self.setgid else 0o750
             if top.st_uid != self.owner_uid or top.st_gid != self.gid or stat.S_IMODE(top.st_mode) != want:
                 if top.st_uid not in (self.owner_uid, self.user_uid):
                     self.refuse((), "owned by %s" % self.uname(top.st_uid))
@@ -471,6 +478,7 @@ def run_module() -> None:
                 mode=dict(type="str", required=True),
             )),
             user_trees=dict(type="list", elements="str", default=[]),
+            setgid=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )

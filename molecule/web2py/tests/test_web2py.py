@@ -2,8 +2,11 @@
 web2py 3.3.3 release (and the web2py-gluon wheel where its Python runs)."""
 from __future__ import annotations
 
+import json
+import os
 import re
 import shlex
+import subprocess
 import uuid
 
 import pytest
@@ -12,13 +15,16 @@ from conftest import (
     assert_admin_login,
     assert_appconfig_as_written,
     assert_check_mode_clean,
+    assert_probe_answers,
     assert_ticket_written,
+    run_playbook,
     secret_values,
 )
 
 ROOT = "/srv/web2py/web2py"
 VENV = "/srv/web2py/venv"
 RELEASE_VERSION = "3.3.3-stable+timestamp.2026.04.28.08.03.04"
+SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def python_minor(host) -> int:
@@ -54,7 +60,7 @@ def test_virtualenv_of_the_old_python_was_rebuilt(host, lab_vars):
     assert not host.file(f"{VENV}/lib/python{lab_vars['lab_old_python']}").exists
     out = host.run(f"sudo -u web2py {VENV}/bin/python -c 'import sys; print(sys.version_info[1])'")
     assert out.rc == 0 and int(out.stdout) == minor, out.stderr
-    assert host.file(f"{VENV}").user == "web2py"
+    assert host.file(f"{VENV}").user == "root"
 
 
 def test_legacy_cgi_only_where_python_dropped_cgi(host):
@@ -220,10 +226,11 @@ def test_other_sources_give_the_release(host, home, user):
 def test_git_source_has_its_submodules(host):
     for package in ("pydal/pydal", "yatl/yatl", "rocket3/rocket3"):
         assert host.file(f"/srv/w2p-git/web2py/gluon/packages/{package}/__init__.py").exists, package
-    out = host.run("sudo -u w2pgit git -C /srv/w2p-git/src/web2py describe --tags")
+    out = host.run("git -C /srv/w2p-git/src/web2py describe --tags")
     assert out.stdout.strip() == "v3.3.3"
     # The checkout stays clean while web2py runs from the synced root.
-    assert host.run("sudo -u w2pgit git -C /srv/w2p-git/src/web2py status --porcelain").stdout == ""
+    assert host.run("git -C /srv/w2p-git/src/web2py status --porcelain").stdout == ""
+    assert host.file("/srv/w2p-git/src/web2py").user == "root"
     assert not host.file("/srv/w2p-git/web2py/.git").exists
 
 
@@ -242,3 +249,113 @@ def test_wheel_runs_where_its_python_does_and_is_refused_elsewhere(host, lab_var
     assert_appconfig_as_written(wheel, lab_vars)
     cfg = host.file("/srv/w2p-wheel/web2py/applications/probe/private/appconfig.ini").content_string
     assert "percents = %%(name)s %%%% %%\n" in cfg
+
+
+# --- Safety: the service user never becomes root; deploys never overwrite runtime data -------
+# (last in this file: they deploy again)
+
+OUTSIDE = ("/etc/systemd/system", "/etc/shadow", "/etc/passwd", "/root")
+
+
+def outside_state(host) -> str:
+    """Owners, modes and contents of what a planted link would aim root at."""
+    return host.run(
+        "stat -c '%n %U:%G %a' " + " ".join(OUTSIDE) + " && sha256sum /etc/shadow /etc/passwd"
+        " && ls -la /etc/systemd/system"
+    ).stdout
+
+
+def test_code_is_read_only_to_the_service_user(host):
+    """Default install (url): the code and applications are root's; the user writes runtime data only."""
+    for path in ("/srv/w2p-url/web2py/gluon/main.py", "/srv/w2p-url/web2py/applications/admin/controllers/default.py"):
+        out = host.run(f"sudo -u w2purl sh -c 'echo x >> {path}'")
+        assert out.rc != 0, path
+    for path in ("/srv/w2p-url/web2py", "/srv/w2p-url/web2py/applications/admin", "/srv/w2p-url/venv", "/srv/w2p-url"):
+        f = host.file(path)
+        assert f.user == "root" and f.mode & 0o022 == 0, path
+    # The attack of the issue: replace a runtime folder by a link. Its parent is root's: refused.
+    out = host.run("sudo -u w2purl sh -c 'rm -rf /srv/w2p-url/web2py/applications/admin/cache "
+                   "&& ln -s /etc/systemd/system /srv/w2p-url/web2py/applications/admin/cache'")
+    assert out.rc != 0
+    assert host.file("/srv/w2p-url/web2py/applications/admin/cache").is_directory
+    for sub in ("databases", "sessions", "errors", "cache", "uploads"):
+        f = host.file(f"/srv/w2p-url/web2py/applications/admin/{sub}")
+        assert f.user == "w2purl" and not f.is_symlink, sub
+    assert host.file("/srv/w2p-url/web2py/logs").user == "w2purl"
+
+
+def test_planted_links_never_make_root_change_anything_outside(host):
+    """applications/ is the service user's here (web2py_apps_writable): it plants links and hard
+    links everywhere it can write; the next deploy fails, naming them, and changes nothing
+    outside the tree. Once they are gone the deploy repairs the tree."""
+    before = outside_state(host)
+    apps = f"{ROOT}/applications"
+    plant = " && ".join([
+        f"rm -rf {apps}/notes/cache && ln -s /etc/systemd/system {apps}/notes/cache",
+        f"rm -f {apps}/probe/private/appconfig.ini && ln -s /etc/shadow {apps}/probe/private/appconfig.ini",
+        f"ln -s /etc/passwd {apps}/probe/databases/evil",
+        f"ln -s /root {ROOT}/logs/evil",
+        f"ln -s /etc {ROOT}/deposit/evil",
+        f"ln -s /etc/systemd/system {apps}/notes/controllers/evil",
+        f"rm -f {apps}/notes/models/0_web2py_deploy.py && ln -s /etc/passwd {apps}/notes/models/0_web2py_deploy.py",
+    ])
+    out = host.run(f"sudo -u web2py sh -c {shlex.quote(plant)}")
+    assert out.rc == 0, out.stderr
+    # Hard links to files of other users: refused by the kernel (fs.protected_hardlinks) or, where
+    # allowed, planted too.
+    host.run(f"sudo -u web2py ln /etc/shadow {apps}/probe/uploads/shadow")
+    try:
+        result = run_playbook("redeploy.yml")
+        assert result.returncode != 0, result.stdout[-3000:]
+        words = " ".join(result.stdout.split())  # the callback may fold long messages
+        assert "applications/notes/cache: symbolic link where a service folder belongs" in words
+        assert "applications/probe/private/appconfig.ini: symbolic link where a service file belongs" in words
+        assert outside_state(host) == before
+    finally:
+        undo = " && ".join([
+            f"rm -f {apps}/notes/cache {apps}/probe/private/appconfig.ini {apps}/probe/databases/evil",
+            f"rm -f {ROOT}/logs/evil {ROOT}/deposit/evil {apps}/notes/controllers/evil",
+            f"rm -f {apps}/notes/models/0_web2py_deploy.py {apps}/probe/uploads/shadow",
+        ])
+        host.run(f"sudo -u web2py sh -c {shlex.quote(undo)}")
+    result = run_playbook("redeploy.yml")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert outside_state(host) == before
+    assert host.file(f"{apps}/notes/cache").is_directory and host.file(f"{apps}/notes/cache").user == "web2py"
+    assert host.file(f"{apps}/notes/models/0_web2py_deploy.py").is_file
+    assert host.file(f"{apps}/probe/private/appconfig.ini").mode == 0o600
+
+
+def test_deploy_never_overwrites_runtime_data(host, app, lab_vars, tmp_path):
+    """An app folder that carries its own databases, uploads, sessions, errors, cache and
+    appconfig.ini is deployed over the running app (notes): the server's data stay as they were,
+    the code is updated."""
+    apps = f"{ROOT}/applications"
+    server = ["databases/notes.sqlite", "uploads/server-upload.txt", "sessions/server-session",
+              "errors/server-ticket", "cache/server-cache"]
+    for rel in server:
+        text = f"server's {rel}"
+        host.run(f"sudo -u web2py sh -c {shlex.quote(f'printf %s {shlex.quote(text)} > {apps}/notes/{rel}')}")
+    listing = f"cd {apps}/notes && sha256sum " + " ".join(server) + " private/appconfig.ini"
+    sums = host.run(listing).stdout
+    assert sums.count("\n") == len(server) + 1, sums
+    # The notes source (a folder now, not the zip) with runtime data of its own and one code change.
+    src = tmp_path / "notes"
+    src.mkdir()
+    subprocess.run(["unzip", "-q", os.path.join(SCENARIO, "files", "notes.zip"), "-d", str(src)], check=True)
+    for rel in server + ["private/appconfig.ini"]:
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text("FROM THE SOURCE, MUST NOT LAND\n")
+    (src / "static").mkdir(exist_ok=True)
+    (src / "static" / "redeployed.txt").write_text("new code\n")
+    notes = dict(lab_vars["web2py_apps"][0], src=str(src) + "/")
+    result = run_playbook("redeploy.yml", "-e", json.dumps({"web2py_apps": [notes]}))
+    try:
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert host.run(listing).stdout == sums
+        assert host.file(f"{apps}/notes/static/redeployed.txt").content_string == "new code\n"
+        assert host.run(f"grep -rl 'MUST NOT LAND' {apps}/notes").stdout == ""
+    finally:
+        result = run_playbook("redeploy.yml")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert_probe_answers(app)

@@ -232,3 +232,14 @@ def test_bad_parameters_fail_before_any_change(tree, bad):
     ok, result = run(params(tree, **bad))
     assert not ok
     assert {p: snapshot(p) for p in tree.rglob("*")} == before
+
+
+def test_setgid_folders_hand_their_group_to_what_is_created_later(tree):
+    ok, result = run(params(tree, setgid=True))
+    assert ok, result
+    assert owner(tree / "gluon") == ("root", 0o2750)
+    (tree / "gluon" / "later.py").write_text("# pip\n")
+    assert os.stat(str(tree / "gluon" / "later.py")).st_gid == os.stat(str(tree / "gluon")).st_gid != 0
+    os.chmod(str(tree / "gluon" / "later.py"), 0o640)
+    ok, result = run(params(tree, setgid=True))
+    assert ok and not result["changed"], result
