@@ -297,6 +297,44 @@ def assert_check_mode_clean(playbook: str = "converge.yml", secrets: tuple[str, 
         assert secret not in output
 
 
+def changed_tasks(output: str) -> list[str]:
+    """Banners (role : name) of the tasks that reported a change on some host."""
+    blocks = re.split(r"^TASK \[", output, flags=re.M)[1:]
+    return [block.split("]", 1)[0] for block in blocks if re.search(r"^changed: ", block, re.M)]
+
+
+def assert_rotation_preview_hides_secrets(rotation: dict, secrets: tuple[str, ...], tasks: tuple[str, ...] = (),
+                                          playbook: str = "converge.yml") -> str:
+    """A password rotation previewed with --check --diff -v (the new values as extra vars from a
+    0600 file, never on a command line): the run completes, reports changes (the preview did
+    reach the tasks that write the secrets: each of tasks, a part of a task banner, reported a
+    change), and its output holds none of secrets (pass the old
+    values, the new ones and what is derived from them, e.g. stored hashes). Returns the output."""
+    secrets = tuple(secret for secret in secrets if secret)
+    assert secrets
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as extra:
+        json.dump(rotation, extra)
+    try:
+        run = run_playbook(playbook, "--check", "--diff", "-e", "@" + extra.name)
+    finally:
+        os.unlink(extra.name)
+    output = re.sub(r"\x1b\[[0-9;]*m", "", run.stdout + run.stderr)
+    assert run.returncode == 0, output[-3000:]
+    changed = recap_changed(output)
+    assert changed and any(changed.values()), (changed, output[-3000:])
+    previewed = changed_tasks(output)
+    for task in tasks:  # the tasks that write the secrets did preview a change
+        assert any(task in banner for banner in previewed), (task, previewed)
+    # Each secret as written and as JSON shows it (-v prints results as JSON: quotes, backslashes
+    # and non-ASCII characters escaped).
+    forms = [(index, form) for index, secret in enumerate(secrets)
+             for form in {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}]
+    leaks = [(index, output[max(0, output.find(form) - 300):output.find(form)])
+             for index, form in forms if form in output]
+    assert not leaks, leaks  # (index of the secret, the 300 characters before it)
+    return output
+
+
 def assert_bad_config_rejected(host, client: Client, playbook: str, marker: str, config: str, secret: str) -> None:
     """A broken value fails the play before install: the live file is unchanged, the site keeps
     serving, and the -v output (which went through the admin password task) hides the secret."""
