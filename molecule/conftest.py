@@ -297,6 +297,44 @@ def assert_check_mode_clean(playbook: str = "converge.yml", secrets: tuple[str, 
         assert secret not in output
 
 
+def changed_tasks(output: str) -> list[str]:
+    """Banners (role : name) of the tasks that reported a change on some host."""
+    blocks = re.split(r"^TASK \[", output, flags=re.M)[1:]
+    return [block.split("]", 1)[0] for block in blocks if re.search(r"^changed: ", block, re.M)]
+
+
+def assert_rotation_preview_hides_secrets(rotation: dict, secrets: tuple[str, ...], tasks: tuple[str, ...] = (),
+                                          playbook: str = "converge.yml") -> str:
+    """A password rotation previewed with --check --diff -v (the new values as extra vars from a
+    0600 file, never on a command line): the run completes, reports changes (the preview did
+    reach the tasks that write the secrets: each of tasks, a part of a task banner, reported a
+    change), and its output holds none of secrets (pass the old
+    values, the new ones and what is derived from them, e.g. stored hashes). Returns the output."""
+    secrets = tuple(secret for secret in secrets if secret)
+    assert secrets
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as extra:
+        json.dump(rotation, extra)
+    try:
+        run = run_playbook(playbook, "--check", "--diff", "-e", "@" + extra.name)
+    finally:
+        os.unlink(extra.name)
+    output = re.sub(r"\x1b\[[0-9;]*m", "", run.stdout + run.stderr)
+    assert run.returncode == 0, output[-3000:]
+    changed = recap_changed(output)
+    assert changed and any(changed.values()), (changed, output[-3000:])
+    previewed = changed_tasks(output)
+    for task in tasks:  # the tasks that write the secrets did preview a change
+        assert any(task in banner for banner in previewed), (task, previewed)
+    # Each secret as written and as JSON shows it (-v prints results as JSON: quotes, backslashes
+    # and non-ASCII characters escaped).
+    forms = [(index, form) for index, secret in enumerate(secrets)
+             for form in {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}]
+    leaks = [(index, output[max(0, output.find(form) - 300):output.find(form)])
+             for index, form in forms if form in output]
+    assert not leaks, leaks  # (index of the secret, the 300 characters before it)
+    return output
+
+
 def assert_bad_config_rejected(host, client: Client, playbook: str, marker: str, config: str, secret: str) -> None:
     """A broken value fails the play before install: the live file is unchanged, the site keeps
     serving, and the -v output (which went through the admin password task) hides the secret."""
@@ -309,6 +347,79 @@ def assert_bad_config_rejected(host, client: Client, playbook: str, marker: str,
     assert secret not in output
     assert host.file(config).sha256sum == before
     assert client.get("/probe/default/ping").status == 200
+
+
+# --- Operator TLS files that must be refused (web2py_tls_*_src). Test-only keys, generated on
+# --- the controller at test time (none is committed).
+
+def write_tls_fixtures(directory: str) -> dict[str, str]:
+    """A test CA (root -> intermediate -> leaf "localhost") and faulty variants, as PEM files in
+    directory; returns name -> path. Good: leaf.crt + leaf.key + chain.crt. Faulty: other.key
+    (does not match leaf.crt), expired.crt / notyet.crt (leaf.key's, outside their validity),
+    passphrase.key (leaf.key encrypted), unrelated-chain.crt (a CA that did not sign leaf.crt),
+    leaf-with-key.crt and chain-with-key.crt (a private key inside)."""
+    # pylint: disable=import-outside-toplevel
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    day = datetime.timedelta(days=1)
+
+    def key():
+        return ec.generate_private_key(ec.SECP256R1())
+
+    def cert(name, subject_key, issuer_name, issuer_key, ca, not_before=now - day, not_after=now + 30 * day):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name)]))
+            .public_key(subject_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before)
+            .not_valid_after(not_after)
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    def pem_cert(certificate):
+        return certificate.public_bytes(serialization.Encoding.PEM)
+
+    def pem_key(private_key, password=None):
+        encryption = (serialization.BestAvailableEncryption(password) if password
+                      else serialization.NoEncryption())
+        return private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+
+    root_key, inter_key, leaf_key, other_key, stranger_key = key(), key(), key(), key(), key()
+    root = cert("test-only root CA", root_key, "test-only root CA", root_key, True)
+    inter = cert("test-only intermediate CA", inter_key, "test-only root CA", root_key, True)
+    leaf = cert("localhost", leaf_key, "test-only intermediate CA", inter_key, False)
+    stranger = cert("test-only intermediate CA", stranger_key, "test-only root CA", stranger_key, True)
+    files = {
+        "leaf.crt": pem_cert(leaf),
+        "leaf.key": pem_key(leaf_key),
+        "chain.crt": pem_cert(inter) + pem_cert(root),
+        "other.key": pem_key(other_key),
+        "expired.crt": pem_cert(cert("localhost", leaf_key, "test-only intermediate CA", inter_key, False,
+                                     now - 60 * day, now - day)),
+        "notyet.crt": pem_cert(cert("localhost", leaf_key, "test-only intermediate CA", inter_key, False,
+                                    now + day, now + 60 * day)),
+        "passphrase.key": pem_key(leaf_key, b"test-only passphrase"),
+        "unrelated-chain.crt": pem_cert(stranger),
+        "leaf-with-key.crt": pem_cert(leaf) + pem_key(leaf_key),
+        "chain-with-key.crt": pem_cert(inter) + pem_key(inter_key),
+    }
+    paths = {}
+    for name, data in files.items():
+        paths[name] = os.path.join(directory, name)
+        with open(os.open(paths[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as stream:
+            stream.write(data)
+    return paths
 
 
 # --- Multi-host scenarios (postgres, haproxy, cluster).

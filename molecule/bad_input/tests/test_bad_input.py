@@ -15,6 +15,7 @@ import tempfile
 
 import pytest
 import yaml
+from conftest import write_tls_fixtures
 
 SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 with open(os.path.join(SCENARIO, "cases.yml"), encoding="utf-8") as stream:
@@ -27,6 +28,10 @@ BASE_VARS = {
     "web2py_source": "archive",
     "web2py_archive_src": os.environ.get("W2P_RELEASE_ZIP") or os.path.join(PROJECT, ".cache", "fixtures", "web2py_src-3.3.3.zip"),
 }
+# Operator TLS files the tls cases name ("{{ bad_input_tls }}/..."): test-only keys and
+# certificates written once per run on the controller (conftest.write_tls_fixtures).
+TLS_FIXTURES = tempfile.mkdtemp(prefix="bad-input-tls-")
+BASE_VARS["bad_input_tls"] = TLS_FIXTURES
 ROLES = ("web2py", "nginx_uwsgi", "apache_wsgi", "apache_proxy", "lighttpd_fcgi", "postgres",
          "redis", "memcached", "haproxy", "web2py_scheduler")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -38,6 +43,15 @@ FIND_CHANGED = (
     " -o -path /var/tmp -o -path /root/.ansible -o -path /var/log/journal \\) -prune"
     f" -o -newer {MARKER} -print"
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tls_fixtures():
+    paths = write_tls_fixtures(TLS_FIXTURES)
+    yield paths
+    for path in paths.values():
+        os.unlink(path)
+    os.rmdir(TLS_FIXTURES)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ The tests run on the load balancer; the app hosts are reached with testinfra.get
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import time
@@ -12,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from conftest import (
     assert_check_mode_clean,
+    assert_rotation_preview_hides_secrets,
     secret_values,
     assert_mozilla_intermediate,
     Client,
@@ -46,6 +48,17 @@ def kill_web2py(app) -> None:
 def test_check_mode_on_the_converged_host_changes_nothing(lab_vars):
     """First, on the state converge left: --check --diff reports 0 changes, -v shows no secret."""
     assert_check_mode_clean(secrets=secret_values(lab_vars))
+
+
+def test_password_rotation_preview_hides_old_and_new_secrets(lab_vars):
+    """--check --diff -v with a new stats password and a new Redis password (the load
+    balancer's Redis ACL, the app hosts' appconfig.ini) previews the changes and shows no
+    password, old or new, nor a Redis password's stored sha256 hash."""
+    rotation = {"haproxy_stats_password": "rotated-Stats-Passw0rd-7d1a", "redis_app_password": "rotated-Redis-app-3e8b"}
+    plain = [lab_vars["haproxy_stats_password"], lab_vars["redis_app_password"], *rotation.values()]
+    hashes = [hashlib.sha256(p.encode()).hexdigest() for p in (lab_vars["redis_app_password"], rotation["redis_app_password"])]
+    assert_rotation_preview_hides_secrets(
+        rotation, tuple(plain + hashes), tasks=("Write haproxy.cfg", "Write the ACL users", "Render private/appconfig.ini"))
 
 
 @pytest.fixture

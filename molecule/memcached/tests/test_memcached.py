@@ -5,7 +5,7 @@ import base64
 import re
 
 import pytest
-from conftest import assert_check_mode_clean, secret_values, processes, run_playbook
+from conftest import assert_check_mode_clean, assert_rotation_preview_hides_secrets, secret_values, processes, run_playbook
 
 CONF = "/etc/memcached.conf"
 AUTH_FILE = "/etc/memcached/users"
@@ -64,6 +64,15 @@ def stats(reply: str) -> dict[str, str]:
 def test_check_mode_on_the_converged_host_changes_nothing(lab_vars):
     """First, on the state converge left: --check --diff reports 0 changes, -v shows no secret."""
     assert_check_mode_clean(secrets=secret_values(lab_vars))
+
+
+def test_password_rotation_preview_hides_old_and_new_secrets(lab_vars):
+    """--check --diff -v with a new password for the memcached user (the auth file) and for
+    web2py's connection (appconfig.ini) previews the changes and shows neither password."""
+    new = "rotated-Memcached-Passw0rd-2a6f"
+    rotation = {"memcached_users": [{"name": "web2py", "password": new}], "web2py_memcache": {"password": new}}
+    assert_rotation_preview_hides_secrets(rotation, (lab_vars["memcached_users"][0]["password"], new),
+                                          tasks=("Write the users memcached accepts", "Render private/appconfig.ini"))
 
 
 @pytest.fixture

@@ -1,12 +1,16 @@
 """Scenario nginx_uwsgi: behaviour through nginx, uWSGI and TLS."""
 from __future__ import annotations
 
+import json
 import re
 import shlex
 
 import pytest
 from conftest import (
     assert_http_redirect,
+    assert_rotation_preview_hides_secrets,
+    run_playbook,
+    write_tls_fixtures,
     assert_check_mode_clean,
     secret_values,
     assert_mozilla_check_detects_a_weak_server,
@@ -198,6 +202,52 @@ def test_invalid_nginx_value_fails_and_site_keeps_serving(host, http, lab_vars):
     assert_bad_config_rejected(host, http, "bad-config.yml", "this_is_not_a_directive", SITE,
                                lab_vars["web2py_admin_password"])
     assert host.run("nginx -t").rc == 0
+
+
+def served_certificate(host) -> str:
+    """SHA-256 fingerprint of the certificate nginx serves on 443."""
+    out = host.run("echo | timeout 10 openssl s_client -connect 127.0.0.1:443 -servername localhost 2>/dev/null"
+                   " | openssl x509 -noout -fingerprint -sha256")
+    assert out.rc == 0 and "Fingerprint=" in out.stdout, out.stdout + out.stderr
+    return out.stdout.strip()
+
+
+@pytest.mark.parametrize("files, variable", [
+    ({"web2py_tls_key_src": "other.key"}, "web2py_tls_key_src"),
+    ({"web2py_tls_cert_src": "expired.crt", "web2py_tls_key_src": "leaf.key", "web2py_tls_chain_src": ""},
+     "web2py_tls_cert_src"),
+], ids=["key-mismatch", "cert-expired"])
+def test_bad_tls_file_fails_and_the_old_certificate_keeps_serving(host, https, tmp_path, files, variable):
+    """On the converged host, a wrong operator TLS file (test-only, conftest.write_tls_fixtures)
+    fails the play with a message naming its variable; the installed files and the certificate
+    nginx serves are the ones before, and the site answers over HTTPS."""
+    paths = write_tls_fixtures(str(tmp_path))
+    installed = {name: host.file(f"/etc/web2py-deploy/tls/{name}").sha256sum for name in ("server.crt", "server.key")}
+    before = served_certificate(host)
+    extra = {name: paths[value] if value else "" for name, value in files.items()}
+    run = run_playbook("converge.yml", "-e", json.dumps(extra))
+    output = run.stdout + run.stderr
+    assert run.returncode != 0, output[-3000:]
+    fatal = re.findall(r"^(?:fatal|failed): .*$", output, re.M)
+    assert fatal and variable in fatal[0], fatal
+    assert "PRIVATE KEY-----" not in output
+    with open(extra["web2py_tls_key_src"], encoding="ascii") as key:
+        body = [line for line in key.read().splitlines() if line and not line.startswith("-----")]
+    assert body and not [line for line in body if line in output]  # no line of the key's PEM
+    assert {name: host.file(f"/etc/web2py-deploy/tls/{name}").sha256sum for name in installed} == installed
+    assert served_certificate(host) == before
+    assert_probe_answers(https)
+
+
+def test_password_rotation_preview_hides_old_and_new_secrets(lab_vars):
+    """web2py's secrets: --check --diff -v with a new admin password and a database URI with a
+    password (appconfig.ini) previews the changes and shows neither admin password nor the
+    database password."""
+    rotation = {"web2py_admin_password": "rotated-Admin-Passw0rd-5c9d",
+                "web2py_probe_db_uri": "postgres://web2py:rotated-Db-Passw0rd-81fe@127.0.0.1:5432/web2py"}
+    assert_rotation_preview_hides_secrets(
+        rotation, (lab_vars["web2py_admin_password"], rotation["web2py_admin_password"], "rotated-Db-Passw0rd-81fe"),
+        tasks=("Write parameters_<port>.py", "Render private/appconfig.ini"))
 
 
 def test_http_redirect(http, https, lab_vars):

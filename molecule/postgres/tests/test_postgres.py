@@ -11,7 +11,7 @@ import os
 import shlex
 
 import pytest
-from conftest import assert_check_mode_clean, secret_values, Client, pg_startup, pg_version, processes, run_playbook, write_pgpass
+from conftest import assert_check_mode_clean, assert_rotation_preview_hides_secrets, secret_values, Client, pg_startup, pg_version, processes, run_playbook, write_pgpass
 
 testinfra_hosts = [f"ansible://{os.environ.get('MOLECULE_INSTANCE', 'instance')}"]
 
@@ -42,6 +42,16 @@ def psql_app(host, sql: str, address: str = "127.0.0.1", user: str = "web2py"):
 def test_check_mode_on_the_converged_host_changes_nothing(lab_vars):
     """First, on the state converge left: --check --diff reports 0 changes, -v shows no secret."""
     assert_check_mode_clean(secrets=secret_values(lab_vars))
+
+
+def test_password_rotation_preview_hides_old_and_new_secrets(lab_vars):
+    """--check --diff -v with new database and replication passwords (the roles, the replica's
+    passfile, the probe's appconfig.ini on the primary) previews the changes and shows no
+    password, old or new."""
+    rotation = {"postgres_db_password": "rotated-Pg-Passw0rd-6b0c", "postgres_replication_password": "rotated-Repl-Passw0rd-d43a"}
+    assert_rotation_preview_hides_secrets(
+        rotation, (lab_vars["postgres_db_password"], lab_vars["postgres_replication_password"], *rotation.values()),
+        tasks=("Write the replication passfile", "Render private/appconfig.ini"))
 
 
 @pytest.fixture(scope="module")
