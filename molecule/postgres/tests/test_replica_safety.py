@@ -114,6 +114,36 @@ def test_planted_link_does_not_redirect_the_passfile(host):
     assert not host.file(PASSFILE).is_symlink
     assert host.file(PASSFILE).user == "postgres" and host.file(PASSFILE).mode == 0o600
 
+@pytest.mark.parametrize("name,target", [
+    # A link in place of a file the role writes (Ansible replaces the link, and the checker
+    # reads and writes the live pg_hba.conf as postgres).
+    ("pg_hba.conf", "/etc/web2py-deploy-test-target"),
+    # A link in place of conf.d: a root write would land in the root-owned folder it names.
+    ("conf.d", "/etc/web2py-deploy-test-dir"),
+])
+def test_planted_links_in_the_configuration_do_not_redirect_root_writes(host, name, target):
+    """/etc/postgresql/<version>/main belongs to postgres: a link postgres plants there must not
+    make root write, even for a moment, to what it points to."""
+    live = f"/etc/postgresql/{pg_version(host)}/main/{name}"
+    make = f"echo root-only > {target} && chmod 0644 {target}" if name == "pg_hba.conf" else f"mkdir -m 0755 {target}"
+    assert host.run(make).rc == 0
+    before = host.check_output(f"stat -c '%y %U %a' {target}")
+    assert host.run(f"runuser -u postgres -- mv {live} {live}.saved").rc == 0
+    try:
+        assert host.run(f"runuser -u postgres -- ln -s {target} {live}").rc == 0
+        # The run fails (conf.d: postgres cannot write into root's folder; pg_hba.conf: the
+        # clone cannot reach port 5439): what matters is the target.
+        replica_run({"postgres_primary_port": 5439, "postgres_work_mem": "5MB"})
+        assert host.check_output(f"stat -c '%y %U %a' {target}") == before  # not even written back
+        if name == "pg_hba.conf":
+            assert host.file(target).content_string == "root-only\n"
+        else:
+            assert host.check_output(f"ls -A {target}") == ""
+    finally:
+        host.run(f"rm -f {live}")
+        assert host.run(f"runuser -u postgres -- mv {live}.saved {live}").rc == 0
+        host.run(f"rm -rf {target}")
+
 
 def test_clone_replaces_a_fresh_cluster_through_staging(host, primary):
     identifier = system_identifier(host)
