@@ -114,6 +114,7 @@ def test_planted_link_does_not_redirect_the_passfile(host):
     assert not host.file(PASSFILE).is_symlink
     assert host.file(PASSFILE).user == "postgres" and host.file(PASSFILE).mode == 0o600
 
+
 @pytest.mark.parametrize("name,target", [
     # A link in place of a file the role writes (Ansible replaces the link, and the checker
     # reads and writes the live pg_hba.conf as postgres).
