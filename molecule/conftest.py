@@ -144,7 +144,7 @@ ODD_ADMIN_PATHS = (
     "/%252561dmin/default/index", "//admin/default/index", "/x/../admin/default/index",
     "/x/%2e%2e/admin/default/index", "/./admin/default/index", "/ADMIN/default/index",
     "/Admin/default/index", "/admin;x/default/index", "/admin;x", "/%5cadmin/default/index",
-    "/welcome/appadmin", "/welcome/appadmin/index", "/probe/appadmin/index", "/probe/appadmin",
+    "/admin/appadmin/index", "/welcome/appadmin", "/probe/appadmin/index", "/probe/appadmin",
     "/probe//appadmin/index", "/probe/%61ppadmin/index", "/probe/%2561ppadmin/index",
     "/probe%5cappadmin/index", "/probe%255cappadmin/index", "/probe/x/../appadmin/index",
     "/probe/APPADMIN/index", "/probe/appadmin;x/index", "/probe/appadmin/index?x=1",
@@ -153,9 +153,10 @@ FORGED_HEADERS = (
     "-H", "X-Forwarded-For: 127.0.0.1", "-H", "X-Forwarded-Proto: https", "-H", "X-Real-IP: 127.0.0.1",
     "-H", "Forwarded: for=127.0.0.1;proto=https", "-H", "X-Forwarded-Host: evil.example",
 )
-# Markers of admin or appadmin content (their login page, their menus, their "insecure
-# channel" refusal, which web2py answers with status 200).
-ADMIN_MARKERS = ("Administrator Password", "appadmin", "insecure channel", "/admin/default/")
+# Markers of admin or appadmin reached: admin's login page and menus, web2py's "insecure
+# channel" refusal (status 200), and the probe's appadmin canary
+# (roles/web2py/files/probe/controllers/appadmin.py).
+ADMIN_MARKERS = ("Administrator Password", "insecure channel", "/admin/default/", "probe appadmin canary")
 
 
 @pytest.fixture
@@ -441,6 +442,8 @@ def assert_admin_not_reached(client: Client, path: str, *args: str) -> Response:
         (path, answer.status, location, answer.body[:300])
     found = [marker for marker in ADMIN_MARKERS if marker in answer.body]
     assert not found, (path, found, answer.body[:300])
+    # admin's models ran: it set its session cookie.
+    assert "session_id_admin" not in answer.headers.get("set-cookie", ""), (path, answer.headers)
     return answer
 
 
@@ -482,3 +485,10 @@ def assert_trusted_proxy_believed(host, scheme: str, port: int, proxy: str = "12
     seen = probe_env(client, "--interface", proxy, "-H", "X-Forwarded-For: 198.51.100.5", "-H", "X-Forwarded-Proto: http")
     assert seen["client"] == "198.51.100.5", seen
     assert seen["is_https"] is (scheme == "https"), seen
+
+
+def assert_appadmin_canary_over_https(client: Client) -> None:
+    """Control for the odd admin paths: over HTTPS the probe's appadmin canary answers, so a
+    plain HTTP request that got through would show it."""
+    answer = client.get("/probe/appadmin/index")
+    assert answer.status == 200 and answer.body == "probe appadmin canary", (answer.status, answer.body[:300])

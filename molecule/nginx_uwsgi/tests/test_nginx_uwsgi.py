@@ -14,6 +14,7 @@ from conftest import (
     ADMIN_PATHS,
     ODD_ADMIN_PATHS,
     assert_admin_not_reached,
+    assert_appadmin_canary_over_https,
     assert_forwarding_headers_ignored,
     assert_trusted_proxy_believed,
     STATIC_PATHS,
@@ -203,12 +204,6 @@ def test_invalid_nginx_value_fails_and_site_keeps_serving(host, http, lab_vars):
                                lab_vars["web2py_admin_password"])
     assert host.run("nginx -t").rc == 0
 
-
-def test_http_redirect(http, https, lab_vars):
-    """Last: with nginx_uwsgi_http_redirect the plain-HTTP site only redirects to HTTPS."""
-    assert_http_redirect(http, https, "nginx_uwsgi_http_redirect", lab_vars["web2py_admin_password"])
-
-
 @pytest.mark.parametrize("scheme,port", [("http", 80), ("https", 443)])
 def test_forged_forwarding_headers_ignored(host, scheme, port):
     assert_forwarding_headers_ignored(host, scheme, port)
@@ -219,6 +214,15 @@ def test_trusted_proxy_believed(host, scheme, port):
     assert_trusted_proxy_believed(host, scheme, port)
 
 
+def test_appadmin_canary_answers_over_https(https):
+    assert_appadmin_canary_over_https(https)
+
+
 @pytest.mark.parametrize("path", ODD_ADMIN_PATHS)
 def test_odd_admin_paths_refused_over_http(http, path):
     assert_admin_not_reached(http, path)
+
+
+def test_http_redirect(http, https, lab_vars):
+    """Last: with nginx_uwsgi_http_redirect the plain-HTTP site only redirects to HTTPS."""
+    assert_http_redirect(http, https, "nginx_uwsgi_http_redirect", lab_vars["web2py_admin_password"])
