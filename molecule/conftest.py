@@ -473,18 +473,21 @@ def assert_forwarding_headers_ignored(host, scheme: str, port: int) -> None:
     assert plain["client"] == "127.0.0.1" and plain["is_local"] is True, plain
 
 
-def assert_trusted_proxy_believed(host, scheme: str, port: int, proxy: str = "127.0.0.2") -> None:
+def assert_trusted_proxy_believed(host, scheme: str, port: int, proxy: str = "127.0.0.2",
+                                  proxy_may_say_http: bool = False) -> None:
     """From a trusted load balancer (web2py_trusted_proxies) the client address is the last
-    X-Forwarded-For entry (the one the balancer appended) and X-Forwarded-Proto the scheme."""
+    X-Forwarded-For entry (the one the balancer appended) and X-Forwarded-Proto: https makes a
+    plain HTTP request HTTPS. proxy_may_say_http: the front end also believes its
+    X-Forwarded-Proto: http on an HTTPS connection (lighttpd's mod_extforward)."""
     client = Client(host, f"{scheme}://127.0.0.1:{port}", "/tmp/jar-proxy")
     seen = probe_env(client, "--interface", proxy, "-H", "X-Forwarded-For: 127.0.0.1, 198.51.100.4",
                      "-H", "X-Forwarded-Proto: https")
     assert seen["client"] == "198.51.100.4" and seen["is_local"] is False, seen
     assert seen["is_https"] is True and seen["forwarded_proto"] == "https", seen
-    # X-Forwarded-Proto: http from the balancer never turns an HTTPS request into plain HTTP.
+    # X-Forwarded-Proto: http from the balancer: nginx and Apache keep an HTTPS request HTTPS.
     seen = probe_env(client, "--interface", proxy, "-H", "X-Forwarded-For: 198.51.100.5", "-H", "X-Forwarded-Proto: http")
     assert seen["client"] == "198.51.100.5", seen
-    assert seen["is_https"] is (scheme == "https"), seen
+    assert seen["is_https"] is (scheme == "https" and not proxy_may_say_http), seen
 
 
 def assert_appadmin_canary_over_https(client: Client) -> None:
