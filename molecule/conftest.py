@@ -156,7 +156,7 @@ FORGED_HEADERS = (
 # Markers of admin or appadmin reached: admin's login page and menus, web2py's "insecure
 # channel" refusal (status 200), and the probe's appadmin canary
 # (roles/web2py/files/probe/controllers/appadmin.py).
-ADMIN_MARKERS = ("Administrator Password", "insecure channel", "/admin/default/", "probe appadmin canary")
+ADMIN_MARKERS = ("Administrator Password", "insecure channel", "admin disabled", "/admin/default/", "probe appadmin canary")
 
 
 @pytest.fixture
