@@ -135,6 +135,28 @@ def assert_ticket_written(host, client: Client, root: str = "/srv/web2py/web2py"
 PROBE_STATIC_BODY = "probe static file served by the web server\n"
 STATIC_PATHS = ("/probe/static/probe.txt", "/probe/static/_1.2.3/probe.txt")
 ADMIN_PATHS = ("/admin/default/index", "/admin", "/probe/appadmin/index", "/probe/appadmin")
+# Spellings of admin and appadmin meant to slip past a front end's rule: web2py decodes the
+# path once more after the front end did (%2561 -> %61 -> a) and reads "\\" as "/"; front ends
+# differ in how they merge slashes, resolve "..", and treat case and ";". Sent with curl
+# --path-as-is, over plain HTTP, with forged headers claiming HTTPS and a local client.
+ODD_ADMIN_PATHS = (
+    "/admin/default/index", "/admin", "/admin/", "/%61dmin/default/index", "/%2561dmin/default/index",
+    "/%252561dmin/default/index", "//admin/default/index", "/x/../admin/default/index",
+    "/x/%2e%2e/admin/default/index", "/./admin/default/index", "/ADMIN/default/index",
+    "/Admin/default/index", "/admin;x/default/index", "/admin;x", "/%5cadmin/default/index",
+    "/admin/appadmin/index", "/welcome/appadmin", "/probe/appadmin/index", "/probe/appadmin",
+    "/probe//appadmin/index", "/probe/%61ppadmin/index", "/probe/%2561ppadmin/index",
+    "/probe%5cappadmin/index", "/probe%255cappadmin/index", "/probe/x/../appadmin/index",
+    "/probe/APPADMIN/index", "/probe/appadmin;x/index", "/probe/appadmin/index?x=1",
+)
+FORGED_HEADERS = (
+    "-H", "X-Forwarded-For: 127.0.0.1", "-H", "X-Forwarded-Proto: https", "-H", "X-Real-IP: 127.0.0.1",
+    "-H", "Forwarded: for=127.0.0.1;proto=https", "-H", "X-Forwarded-Host: evil.example",
+)
+# Markers of admin or appadmin reached: admin's login page and menus, web2py's "insecure
+# channel" refusal (status 200), and the probe's appadmin canary
+# (roles/web2py/files/probe/controllers/appadmin.py).
+ADMIN_MARKERS = ("Administrator Password", "insecure channel", "admin disabled", "/admin/default/", "probe appadmin canary")
 
 
 @pytest.fixture
@@ -520,3 +542,67 @@ def pg_startup(host, target: str, source: str = "") -> str:
     out = host.run(f"python3 -c {shlex.quote(PG_STARTUP)} {shlex.quote(target)} {shlex.quote(source)}")
     assert out.rc == 0, out.stderr
     return out.stdout
+
+
+def assert_admin_not_reached(client: Client, path: str, *args: str) -> Response:
+    """Plain HTTP never reaches admin or appadmin: 400, 403 or 404, or a redirect to HTTPS;
+    never web2py's answer (its own refusal "insecure channel" included)."""
+    answer = client.get(path, "--path-as-is", *FORGED_HEADERS, *args)
+    location = answer.headers.get("location", "")
+    assert answer.status in (400, 403, 404) or (answer.status in (301, 302, 307, 308) and location.startswith("https://")), \
+        (path, answer.status, location, answer.body[:300])
+    found = [marker for marker in ADMIN_MARKERS if marker in answer.body]
+    assert not found, (path, found, answer.body[:300])
+    # admin's models ran: it set its session cookie.
+    assert "session_id_admin" not in answer.headers.get("set-cookie", ""), (path, answer.headers)
+    return answer
+
+
+def probe_env(client: Client, *args: str) -> dict:
+    answer = client.get("/probe/default/env", *args)
+    assert answer.status == 200, (answer.status, answer.body[:300])
+    return answer.json()
+
+
+def assert_forwarding_headers_ignored(host, scheme: str, port: int) -> None:
+    """What web2py sees of a client that forges every forwarding header: its own address (the
+    TCP peer, here 127.0.0.3 on loopback, which web2py does not count as local), the scheme it
+    really used, and none of X-Real-IP, Forwarded or its X-Forwarded-For entries."""
+    client = Client(host, f"{scheme}://127.0.0.1:{port}", "/tmp/jar-forged")
+    forged_proto = "http" if scheme == "https" else "https"
+    seen = probe_env(client, "--interface", "127.0.0.3", "-H", "X-Forwarded-For: 127.0.0.1, 203.0.113.7",
+                     "-H", f"X-Forwarded-Proto: {forged_proto}", "-H", "X-Real-IP: 127.0.0.1",
+                     "-H", f"Forwarded: for=127.0.0.1;proto={forged_proto}", "-H", "HTTPS: on")
+    assert seen["client"] == "127.0.0.3", seen
+    assert seen["is_local"] is False, seen
+    assert seen["is_https"] is (scheme == "https"), seen
+    assert seen["forwarded_proto"] in (None, scheme), seen
+    assert seen["forwarded_for"] in (None, "", "127.0.0.3"), seen
+    assert not seen["real_ip"] and not seen["forwarded"], seen
+    # Control: the same request without forged headers from the real loopback address is local.
+    plain = probe_env(client)
+    assert plain["client"] == "127.0.0.1" and plain["is_local"] is True, plain
+
+
+def assert_trusted_proxy_believed(host, scheme: str, port: int, proxy: str = "127.0.0.2",
+                                  proxy_may_say_http: bool = False) -> None:
+    """From a trusted load balancer (web2py_trusted_proxies) the client address is the last
+    X-Forwarded-For entry (the one the balancer appended) and X-Forwarded-Proto: https makes a
+    plain HTTP request HTTPS. proxy_may_say_http: the front end also believes its
+    X-Forwarded-Proto: http on an HTTPS connection (lighttpd's mod_extforward)."""
+    client = Client(host, f"{scheme}://127.0.0.1:{port}", "/tmp/jar-proxy")
+    seen = probe_env(client, "--interface", proxy, "-H", "X-Forwarded-For: 127.0.0.1, 198.51.100.4",
+                     "-H", "X-Forwarded-Proto: https")
+    assert seen["client"] == "198.51.100.4" and seen["is_local"] is False, seen
+    assert seen["is_https"] is True and seen["forwarded_proto"] == "https", seen
+    # X-Forwarded-Proto: http from the balancer: nginx and Apache keep an HTTPS request HTTPS.
+    seen = probe_env(client, "--interface", proxy, "-H", "X-Forwarded-For: 198.51.100.5", "-H", "X-Forwarded-Proto: http")
+    assert seen["client"] == "198.51.100.5", seen
+    assert seen["is_https"] is (scheme == "https" and not proxy_may_say_http), seen
+
+
+def assert_appadmin_canary_over_https(client: Client) -> None:
+    """Control for the odd admin paths: over HTTPS the probe's appadmin canary answers, so a
+    plain HTTP request that got through would show it."""
+    answer = client.get("/probe/appadmin/index")
+    assert answer.status == 200 and answer.body == "probe appadmin canary", (answer.status, answer.body[:300])

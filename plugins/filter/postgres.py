@@ -86,17 +86,20 @@ _KINDS: t.Dict[str, t.Tuple[t.Callable[[str], bool], str]] = {
     "address": (_address, "an IP address (e.g. 10.0.0.5 or fd00::5)"),
     "network": (_network, "an IP network with its prefix length and no host bits set "
                           "(e.g. 10.0.0.5/32, 10.0.0.0/24, fd00::/64)"),
+    "address_or_network": (lambda value: _network(value) if "/" in value else _address(value),
+                           "an IP address or an IP network with its prefix length (e.g. 10.0.0.5, 10.0.0.0/24)"),
     "host": (lambda value: _address(value) or bool(_HOST_NAME.match(value)),
              "a host name (letters, digits, hyphens and dots) or an IP address"),
 }
 
 
-def postgres_address_problems(values: t.Any, variable: str, kind: str = "address") -> t.List[str]:
+def address_problems(values: t.Any, variable: str, kind: str = "address") -> t.List[str]:
     """One message per entry of ``values`` (a list, or one string) that is not of ``kind``:
-    ``address`` (IP address), ``network`` (CIDR with an explicit prefix length) or ``host``
-    (host name or IP address)."""
+    ``address`` (IP address), ``network`` (CIDR with an explicit prefix length),
+    ``address_or_network`` or ``host`` (host name or IP address). Shared by the postgres role and
+    web2py_trusted_proxies."""
     if kind not in _KINDS:
-        raise AnsibleFilterError("postgres_address_problems: kind must be one of %s" % ", ".join(_KINDS))
+        raise AnsibleFilterError("address_problems: kind must be one of %s" % ", ".join(_KINDS))
     check, expected = _KINDS[kind]
     single = isinstance(values, str)
     if single:
@@ -181,7 +184,7 @@ def postgres_hba_problems(entries: t.Any, variable: str = "postgres_hba_extra") 
             elif kind != "local" and "address" not in fields:
                 problems.append("%s.address is required with type %s" % (name, kind))
             elif kind != "local" and "address" not in bad:
-                problems.extend(postgres_address_problems(fields["address"], name + ".address", "network"))
+                problems.extend(address_problems(fields["address"], name + ".address", "network"))
         if "options" in fields and "options" not in bad and not _OPTIONS.match(fields["options"]):
             problems.append("%s.options must be name=value pairs separated by single spaces "
                             "(e.g. clientcert=verify-full), without quotes" % name)
@@ -193,6 +196,6 @@ class FilterModule:
 
     def filters(self) -> t.Dict[str, t.Callable]:
         return {
-            "postgres_address_problems": postgres_address_problems,
+            "address_problems": address_problems,
             "postgres_hba_problems": postgres_hba_problems,
         }

@@ -10,6 +10,11 @@ from conftest import (
     secret_values,
     assert_mozilla_intermediate,
     ADMIN_PATHS,
+    ODD_ADMIN_PATHS,
+    assert_admin_not_reached,
+    assert_appadmin_canary_over_https,
+    assert_forwarding_headers_ignored,
+    assert_trusted_proxy_believed,
     run_playbook,
     STATIC_PATHS,
     assert_admin_login,
@@ -187,6 +192,24 @@ def test_invalid_apache_value_fails_and_site_keeps_serving(host, http, lab_vars)
     assert_bad_config_rejected(host, http, "bad-config.yml", "ThisIsNotADirective", SITE,
                                lab_vars["web2py_admin_password"])
     assert host.run("apache2ctl -t").rc == 0
+
+@pytest.mark.parametrize("scheme,port", [("http", 80), ("https", 443)])
+def test_forged_forwarding_headers_ignored(host, scheme, port):
+    assert_forwarding_headers_ignored(host, scheme, port)
+
+
+@pytest.mark.parametrize("scheme,port", [("http", 80), ("https", 443)])
+def test_trusted_proxy_believed(host, scheme, port):
+    assert_trusted_proxy_believed(host, scheme, port)
+
+
+def test_appadmin_canary_answers_over_https(https):
+    assert_appadmin_canary_over_https(https)
+
+
+@pytest.mark.parametrize("path", ODD_ADMIN_PATHS)
+def test_odd_admin_paths_refused_over_http(http, path):
+    assert_admin_not_reached(http, path)
 
 
 def test_http_redirect(http, https, lab_vars):

@@ -5,6 +5,7 @@ The tests run on the load balancer; the app hosts are reached with testinfra.get
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shlex
 import time
@@ -12,6 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import (
+    ODD_ADMIN_PATHS,
+    assert_admin_not_reached,
+    probe_env,
     assert_check_mode_clean,
     assert_rotation_preview_hides_secrets,
     secret_values,
@@ -196,3 +200,37 @@ def test_bad_config_fails_before_install(host, https):
     assert "unexpected character 'n' in 'timeout server'" in output.replace("\\'", "'")
     assert host.file(CONFIG).sha256sum == before
     assert https.get("/probe/default/ping").body == "pong"
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_forged_forwarding_headers_dropped(host, scheme):
+    """The app hosts (web2py's own server, which believes the first X-Forwarded-For entry) see
+    the address HAProxy saw and the scheme HAProxy served, whatever the client claimed."""
+    if scheme == "http":
+        run = run_playbook("converge.yml", "-e", json.dumps({"haproxy_http_redirect": False}))
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    try:
+        client = Client(host, f"{scheme}://127.0.0.1", "/tmp/jar-haproxy-forged")
+        forged_proto = "http" if scheme == "https" else "https"
+        seen = probe_env(client, "--interface", "127.0.0.3", "-H", "X-Forwarded-For: 127.0.0.1, 203.0.113.7",
+                         "-H", f"X-Forwarded-Proto: {forged_proto}", "-H", "X-Real-IP: 127.0.0.1",
+                         "-H", f"Forwarded: for=127.0.0.1;proto={forged_proto}")
+        assert seen["client"] == "127.0.0.3" and seen["forwarded_for"] == "127.0.0.3", seen
+        assert seen["is_local"] is False and seen["is_https"] is (scheme == "https"), seen
+        assert seen["forwarded_proto"] == scheme and not seen["real_ip"] and not seen["forwarded"], seen
+        if scheme == "http":
+            # Plain HTTP served (no redirect): admin and appadmin stay out of reach however spelt.
+            for path in ODD_ADMIN_PATHS:
+                assert_admin_not_reached(Client(host, "http://127.0.0.1", "/tmp/jar-haproxy-admin"), path)
+            # Control: the same client does reach web2py over plain HTTP.
+            assert client.get("/probe/default/ping").body == "pong"
+    finally:
+        if scheme == "http":
+            run = run_playbook("converge.yml")
+            assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+
+@pytest.mark.parametrize("path", ODD_ADMIN_PATHS)
+def test_odd_admin_paths_redirected_over_http(host, path):
+    answer = assert_admin_not_reached(Client(host, "http://127.0.0.1", "/tmp/jar-haproxy-admin"), path)
+    assert answer.status == 301, (path, answer.status)

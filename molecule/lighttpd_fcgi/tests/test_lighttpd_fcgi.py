@@ -13,6 +13,11 @@ from urllib.parse import quote
 
 import pytest
 from conftest import (
+    ODD_ADMIN_PATHS,
+    assert_admin_not_reached,
+    assert_appadmin_canary_over_https,
+    assert_forwarding_headers_ignored,
+    assert_trusted_proxy_believed,
     assert_admin_login,
     assert_appconfig_as_written,
     assert_check_mode_clean,
@@ -397,6 +402,25 @@ def test_invalid_lighttpd_value_fails_and_site_keeps_serving(host, http, https):
     assert http.get("/probe/default/ping").status == 200
     assert https.get("/probe/default/ping").status == 200
     assert host.run(f"lighttpd -tt -f {CONF}").rc == 0
+
+@pytest.mark.parametrize("scheme,port", [("http", 80), ("https", 443)])
+def test_forged_forwarding_headers_ignored(host, scheme, port):
+    assert_forwarding_headers_ignored(host, scheme, port)
+
+
+@pytest.mark.parametrize("scheme,port", [("http", 80), ("https", 443)])
+def test_trusted_proxy_believed(host, scheme, port):
+    # mod_extforward applies the balancer's X-Forwarded-Proto either way (http included).
+    assert_trusted_proxy_believed(host, scheme, port, proxy_may_say_http=True)
+
+
+def test_appadmin_canary_answers_over_https(https):
+    assert_appadmin_canary_over_https(https)
+
+
+@pytest.mark.parametrize("path", ODD_ADMIN_PATHS)
+def test_odd_admin_paths_refused_over_http(http, path):
+    assert_admin_not_reached(http, path)
 
 
 def test_http_redirect(host, http, https):

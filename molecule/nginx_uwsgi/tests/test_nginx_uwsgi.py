@@ -16,6 +16,11 @@ from conftest import (
     assert_mozilla_check_detects_a_weak_server,
     assert_mozilla_intermediate,
     ADMIN_PATHS,
+    ODD_ADMIN_PATHS,
+    assert_admin_not_reached,
+    assert_appadmin_canary_over_https,
+    assert_forwarding_headers_ignored,
+    assert_trusted_proxy_believed,
     STATIC_PATHS,
     assert_admin_login,
     assert_appconfig_as_written,
@@ -202,6 +207,24 @@ def test_invalid_nginx_value_fails_and_site_keeps_serving(host, http, lab_vars):
     assert_bad_config_rejected(host, http, "bad-config.yml", "this_is_not_a_directive", SITE,
                                lab_vars["web2py_admin_password"])
     assert host.run("nginx -t").rc == 0
+
+@pytest.mark.parametrize("scheme,port", [("http", 80), ("https", 443)])
+def test_forged_forwarding_headers_ignored(host, scheme, port):
+    assert_forwarding_headers_ignored(host, scheme, port)
+
+
+@pytest.mark.parametrize("scheme,port", [("http", 80), ("https", 443)])
+def test_trusted_proxy_believed(host, scheme, port):
+    assert_trusted_proxy_believed(host, scheme, port)
+
+
+def test_appadmin_canary_answers_over_https(https):
+    assert_appadmin_canary_over_https(https)
+
+
+@pytest.mark.parametrize("path", ODD_ADMIN_PATHS)
+def test_odd_admin_paths_refused_over_http(http, path):
+    assert_admin_not_reached(http, path)
 
 
 def served_certificate(host) -> str:

@@ -1,4 +1,4 @@
-"""Unit tests of the postgres role's input filters (postgres_address_problems,
+"""Unit tests of the postgres role's input filters (address_problems,
 postgres_hba_problems): every refusal names the variable and the entry, and values are compared
 exactly (surrounding whitespace and control characters are refused, never trimmed)."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.web2py.deploy.plugins.filter.postgres import (
     FilterModule,
-    postgres_address_problems,
+    address_problems,
     postgres_hba_problems,
 )
 
@@ -24,7 +24,17 @@ GOOD_HBA = [
 
 
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {"postgres_address_problems", "postgres_hba_problems"}
+    assert set(FilterModule().filters()) == {"address_problems", "postgres_hba_problems"}
+
+
+@pytest.mark.parametrize("value", ["10.0.0.5", "10.0.0.0/24", "::1", "fd00::/64", "127.0.0.2"])
+def test_trusted_proxies_take_addresses_or_networks(value):
+    assert address_problems([value], "web2py_trusted_proxies", "address_or_network") == []
+
+
+@pytest.mark.parametrize("value", [":::::", "10.0.0.5/24", "10.0.0.0/", "lb.example.org", "10.0.0.1\n", " 10.0.0.1", "*"])
+def test_trusted_proxies_refuse_the_rest(value):
+    assert address_problems([value], "web2py_trusted_proxies", "address_or_network")[0].startswith("web2py_trusted_proxies[0] ")
 
 
 def test_good_hba_entries_pass():
@@ -122,41 +132,41 @@ def test_every_entry_is_named():
 
 @pytest.mark.parametrize("value", ["127.0.0.1", "::1", "10.0.0.5", "0.0.0.0", "::", "fd00::5"])
 def test_good_listen_addresses(value):
-    assert postgres_address_problems([value], "postgres_listen_addresses") == []
+    assert address_problems([value], "postgres_listen_addresses") == []
 
 
 @pytest.mark.parametrize("value", ["*", "localhost", "10.0.0.5/32", "10.0.0.256", " 127.0.0.1", "127.0.0.1 ",
                                    "127.0.0.1\n", "127.0.0.1,10.0.0.5", "", "fe80::1%eth0", "127.1"])
 def test_bad_listen_addresses(value):
-    problems = postgres_address_problems(["127.0.0.1", value], "postgres_listen_addresses")
+    problems = address_problems(["127.0.0.1", value], "postgres_listen_addresses")
     assert len(problems) == 1 and problems[0].startswith("postgres_listen_addresses[1] "), problems
 
 
 def test_networks():
-    assert postgres_address_problems(["127.0.0.1/32", "::1/128", "10.0.0.0/24"], "postgres_app_hosts", "network") == []
-    assert postgres_address_problems(["10.0.0.5"], "postgres_app_hosts", "network") == [
+    assert address_problems(["127.0.0.1/32", "::1/128", "10.0.0.0/24"], "postgres_app_hosts", "network") == []
+    assert address_problems(["10.0.0.5"], "postgres_app_hosts", "network") == [
         "postgres_app_hosts[0] must be an IP network with its prefix length and no host bits set "
         "(e.g. 10.0.0.5/32, 10.0.0.0/24, fd00::/64)"]
-    assert postgres_address_problems(["10.0.0.5/24"], "postgres_replica_hosts", "network")[0].startswith("postgres_replica_hosts[0] ")
+    assert address_problems(["10.0.0.5/24"], "postgres_replica_hosts", "network")[0].startswith("postgres_replica_hosts[0] ")
     # One string is checked as one value (named without an index).
-    assert postgres_address_problems("10.0.0.0/8", "x", "network") == []
-    assert postgres_address_problems("10.0.0.0/33", "x", "network")[0].startswith("x must be an IP network")
+    assert address_problems("10.0.0.0/8", "x", "network") == []
+    assert address_problems("10.0.0.0/33", "x", "network")[0].startswith("x must be an IP network")
 
 
 @pytest.mark.parametrize("value", ["db1", "db1.example.org", "10.0.0.21", "fd00::21", "m-wt-pg-postgres-13"])
 def test_good_primary_hosts(value):
-    assert postgres_address_problems(value, "postgres_primary_host", "host") == []
+    assert address_problems(value, "postgres_primary_host", "host") == []
 
 
 @pytest.mark.parametrize("value", ["db1 sslmode=disable", "db1\n", " db1", "db1:5432", "-db1", "db_1", "db1..x",
                                    "", "a" * 64, "db1'", "host=db1"])
 def test_bad_primary_hosts(value):
-    problems = postgres_address_problems(value, "postgres_primary_host", "host")
+    problems = address_problems(value, "postgres_primary_host", "host")
     assert len(problems) == 1 and problems[0].startswith("postgres_primary_host "), problems
 
 
 def test_type_of_the_list_and_kind():
-    assert postgres_address_problems({"a": 1}, "postgres_listen_addresses") == ["postgres_listen_addresses must be a list, not dict"]
-    assert postgres_address_problems([5], "postgres_listen_addresses") == ["postgres_listen_addresses[0] must be a string, not int"]
+    assert address_problems({"a": 1}, "postgres_listen_addresses") == ["postgres_listen_addresses must be a list, not dict"]
+    assert address_problems([5], "postgres_listen_addresses") == ["postgres_listen_addresses[0] must be a string, not int"]
     with pytest.raises(AnsibleFilterError):
-        postgres_address_problems([], "x", "url")
+        address_problems([], "x", "url")

@@ -10,7 +10,9 @@
                         on PostgreSQL whether a replica answered (db.read_uris)
 /probe/default/cached   a value cached for 10 minutes: "hit" tells whether it came from cache
 /probe/default/host     which host and process served the request
-/probe/default/env      what the backend saw: scheme, HTTPS flag, server port, client address
+/probe/default/env      what the backend saw: scheme, HTTPS flag, server port, client address,
+                        and what web2py made of them (request.client, is_https, is_local) with
+                        the forwarding headers it was handed; only the request's own values
 /probe/default/queue    queues probe_task with a random token (only with the scheduler enabled)
 /probe/default/task     ?id=N: that task's status, result, and whether its row is in the DB
 /probe/default/config   the [probe] section of private/appconfig.ini as AppConfig hands it to the
@@ -111,6 +113,15 @@ def env():
         "host": request.env.http_host,
         "forwarded_for": request.env.http_x_forwarded_for,
         "query": request.env.query_string,
+        # What web2py decided from the values above (gluon/main.py): the client address (the
+        # first X-Forwarded-For entry, else REMOTE_ADDR), HTTPS (wsgi.url_scheme,
+        # X-Forwarded-Proto or HTTPS=on) and whether the client is local.
+        "client": request.client,
+        "is_local": bool(request.is_local),
+        "forwarded_proto": request.env.http_x_forwarded_proto,
+        "https_env": request.env.https,
+        "real_ip": request.env.http_x_real_ip,
+        "forwarded": request.env.http_forwarded,
     })
 
 
