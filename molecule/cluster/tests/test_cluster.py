@@ -106,7 +106,7 @@ def test_rolling_update_drops_no_request(host):
         loop = pool.submit(request_loop, host, 400, URL, 0.05)
         run = subprocess.run(command, capture_output=True, text=True, timeout=1200, check=False)
         result = loop.result(timeout=600)
-    assert run.returncode == 0, run.stdout[-4000:]
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert "Take this host out of every load balancer" in run.stdout
     assert result["failed"] == 0, result
     for name in APPS:
