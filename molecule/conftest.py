@@ -579,6 +579,16 @@ def assert_forwarding_headers_ignored(host, scheme: str, port: int) -> None:
     assert seen["forwarded_proto"] in (None, scheme), seen
     assert seen["forwarded_for"] in (None, "", "127.0.0.3"), seen
     assert not seen["real_ip"] and not seen["forwarded"], seen
+    # The same names spelled with "_": lighttpd and Rocket map them to the same variable
+    # (HTTP_X_FORWARDED_FOR...), after the spelling the front end overwrote.
+    for spelling in ("X_Forwarded", "X-Forwarded_", "X_Forwarded-"):
+        sep = "" if spelling.endswith(("_", "-")) else "_"
+        seen = probe_env(client, "--interface", "127.0.0.3", "-H", f"X-Forwarded-Proto: {forged_proto}",
+                         "-H", f"{spelling}{sep}For: 127.0.0.1", "-H", f"{spelling}{sep}Proto: {forged_proto}",
+                         "-H", f"{spelling.replace('Forwarded', 'Real')}{sep}IP: 127.0.0.1")
+        assert seen["client"] == "127.0.0.3" and seen["is_local"] is False, (spelling, seen)
+        assert seen["is_https"] is (scheme == "https"), (spelling, seen)
+        assert not seen["real_ip"], (spelling, seen)
     # Control: the same request without forged headers from the real loopback address is local.
     plain = probe_env(client)
     assert plain["client"] == "127.0.0.1" and plain["is_local"] is True, plain

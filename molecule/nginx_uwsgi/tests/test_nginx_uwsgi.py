@@ -276,3 +276,15 @@ def test_password_rotation_preview_hides_old_and_new_secrets(lab_vars):
 def test_http_redirect(http, https, lab_vars):
     """Last: with nginx_uwsgi_http_redirect the plain-HTTP site only redirects to HTTPS."""
     assert_http_redirect(http, https, "nginx_uwsgi_http_redirect", lab_vars["web2py_admin_password"])
+
+
+def test_socket_folder_is_roots_so_the_web2py_user_cannot_plant_a_link(host):
+    """uWSGI binds, chowns and chmods the socket as root, by path: a link the web2py user put in
+    its place (after killing its own master, which the root emperor respawns) made root chown any
+    file on the host. The folder is root's: the web2py user can neither replace nor add entries."""
+    folder = host.file("/run/uwsgi/web2py")
+    assert folder.user == "root" and folder.mode & 0o022 == 0
+    out = host.run("sudo -u web2py sh -c 'ln -s /etc/shadow /run/uwsgi/web2py/x || mv -f /run/uwsgi/web2py/socket /run/uwsgi/web2py/y'")
+    assert out.rc != 0
+    assert host.file(SOCKET).is_socket and host.file(SOCKET).user == "www-data"
+    assert host.file("/run/uwsgi/web2py.stats/stats").is_socket
