@@ -350,7 +350,7 @@ def assert_rotation_preview_hides_secrets(rotation: dict, secrets: tuple[str, ..
     # Each secret as written and as JSON shows it (-v prints results as JSON: quotes, backslashes
     # and non-ASCII characters escaped).
     forms = [(index, form) for index, secret in enumerate(secrets)
-             for form in {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}]
+             for form in sorted({secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]})]
     leaks = [(index, output[max(0, output.find(form) - 300):output.find(form)])
              for index, form in forms if form in output]
     assert not leaks, leaks  # (index of the secret, the 300 characters before it)

@@ -403,6 +403,7 @@ def test_invalid_lighttpd_value_fails_and_site_keeps_serving(host, http, https):
     assert https.get("/probe/default/ping").status == 200
     assert host.run(f"lighttpd -tt -f {CONF}").rc == 0
 
+
 @pytest.mark.parametrize("scheme,port", [("http", 80), ("https", 443)])
 def test_forged_forwarding_headers_ignored(host, scheme, port):
     assert_forwarding_headers_ignored(host, scheme, port)

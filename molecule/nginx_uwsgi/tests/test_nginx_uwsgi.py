@@ -208,6 +208,7 @@ def test_invalid_nginx_value_fails_and_site_keeps_serving(host, http, lab_vars):
                                lab_vars["web2py_admin_password"])
     assert host.run("nginx -t").rc == 0
 
+
 @pytest.mark.parametrize("scheme,port", [("http", 80), ("https", 443)])
 def test_forged_forwarding_headers_ignored(host, scheme, port):
     assert_forwarding_headers_ignored(host, scheme, port)

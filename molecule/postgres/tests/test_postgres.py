@@ -11,7 +11,17 @@ import os
 import shlex
 
 import pytest
-from conftest import assert_check_mode_clean, assert_rotation_preview_hides_secrets, secret_values, Client, pg_startup, pg_version, processes, run_playbook, write_pgpass
+from conftest import (
+    Client,
+    assert_check_mode_clean,
+    assert_rotation_preview_hides_secrets,
+    pg_startup,
+    pg_version,
+    processes,
+    run_playbook,
+    secret_values,
+    write_pgpass,
+)
 
 testinfra_hosts = [f"ansible://{os.environ.get('MOLECULE_INSTANCE', 'instance')}"]
 

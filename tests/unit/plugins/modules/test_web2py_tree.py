@@ -51,7 +51,7 @@ def tree(tmp_path):
     (app / "controllers" / "default.py").write_text("def index(): return 'hi'\n")
     (app / "private" / "appconfig.ini").write_text("[db]\nuri = sqlite://x\n")
     (app / "databases" / "storage.sqlite").write_text("rows")
-    for path in [home] + [p for p in home.rglob("*")]:
+    for path in [home] + list(home.rglob("*")):
         os.chown(str(path), 0, 0)
     os.chmod(str(home), 0o755)
     outside = tmp_path / "outside"
