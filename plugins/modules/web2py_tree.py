@@ -111,9 +111,11 @@ attributes:
     description: Reports what it would change and what it would refuse, without changing anything.
   diff_mode:
     support: none
+    description: Lists the entries it changed in RV(changes) instead of a diff.
   platform:
     support: full
     platforms: posix
+    description: Linux (C(os.fwalk) with directory descriptors, C(O_NOFOLLOW)).
 notes:
   - Runs as root. On a tree it made itself (the web2py role unpacks and deploys as root) it finds
     nothing to do; on a tree an older version left to the service user it takes the code back.
