@@ -8,10 +8,11 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: web2py_tree
-short_description: Give a web2py tree its owners and modes without following links
+short_description: Give a service's tree its owners and modes without following links
 version_added: 0.2.0
 description:
-  - Walks a web2py tree (the folder holding C(web2py.py)) as root and gives every entry the owner
+  - Walks a tree root manages for a service user (web2py's, the folder holding C(web2py.py); the
+    redis role's C(/etc/redis)) as root and gives every entry the owner
     and mode of its zone. B(Code) (everything not named below) belongs to O(owner) (root) and
     O(group), directories C(0750), files C(0640) (C(0750) when any execute bit is set), so the
     service user reads it through its group and cannot change it.
@@ -134,6 +135,12 @@ EXAMPLES = r"""
     service_files:
       - {path: "applications/*/private/appconfig.ini", mode: "0600"}
       - {path: "parameters_*.py", mode: "0600"}
+
+- name: Take /etc/redis back from the redis user (root:redis 0750, files 0640)
+  web2py.deploy.web2py_tree:
+    path: /etc/redis
+    group: redis
+    user: redis
 """
 
 RETURN = r"""

@@ -240,7 +240,7 @@ def test_no_secret_in_world_readable_files(host, lab_vars):
         if f.mode & 0o004:
             assert not any(s in content for s in secrets(lab_vars)), path
     acl = host.file(ACL)
-    assert (acl.user, acl.group, acl.mode) == ("redis", "redis", 0o640)
+    assert (acl.user, acl.group, acl.mode) == ("root", "redis", 0o640)
     conf = host.file(CONF)
     assert conf.mode & 0o007 == 0
     directives = [line.split()[0] for line in conf.content_string.splitlines() if line.strip() and line[0] != "#"]
@@ -288,3 +288,51 @@ def test_bad_acl_rule_refused(host, app, lab_vars):
 
 def test_missing_password_refused(host, app, lab_vars):
     assert_refused(host, app, lab_vars, "no-password.yml", "redis_app_password is required")
+
+
+def as_redis(host, command: str):
+    return host.run(f"setpriv --reuid=redis --regid=redis --init-groups sh -c {shlex.quote(command)}")
+
+
+def test_etc_redis_taken_back_without_following_links_redis_planted(host, app):
+    """Debian hands /etc/redis to redis (2770) at install and upgrade. Left that way, with a link
+    redis planted in place of users.acl and another beside it, the next run takes the folder back,
+    refuses and names the links (their target, a root-only file, keeps its owner, mode and
+    content) and leaves the running server alone; once they are removed it repairs the files.
+    dpkg's overrides then keep the folder root's across a re-run of the package's postinst."""
+    canary = "/root/redis-canary"
+    host.run(f"printf 'canary\\n' > {canary} && chmod 0600 {canary}")
+    assert host.run(f"chown redis:redis /etc/redis {CONF} {ACL} && chmod 2770 /etc/redis").rc == 0
+    planted = as_redis(host, f"ln -s {canary} /etc/redis/acl.new && mv -T /etc/redis/acl.new {ACL}"
+                             f" && ln -s /etc/shadow /etc/redis/planted.conf")
+    assert planted.rc == 0, planted.stderr
+    pid = main_pid(host)
+
+    refused = run_playbook("reclaim.yml")
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "entries were refused" in output
+    assert "users.acl: symbolic link made by redis" in output and "planted.conf" in output
+    canary_file = host.file(canary)
+    assert (canary_file.user, canary_file.group, canary_file.mode, canary_file.content_string) == ("root", "root", 0o600, "canary\n")
+    shadow = host.file("/etc/shadow")
+    assert (shadow.user, shadow.mode) == ("root", 0o640)
+    folder = host.file("/etc/redis")
+    assert (folder.user, folder.group, folder.mode) == ("root", "redis", 0o750)
+    assert as_redis(host, "touch /etc/redis/x").rc != 0
+    assert main_pid(host) == pid and app("PING") == "PONG"
+
+    assert host.run(f"rm {ACL} /etc/redis/planted.conf").rc == 0
+    repaired = run_playbook("reclaim.yml")
+    assert repaired.returncode == 0, repaired.stdout[-3000:]
+    wait_answering(host, app)
+    for path in (CONF, ACL):
+        f = host.file(path)
+        assert (f.is_file, f.is_symlink, f.user, f.group, f.mode) == (True, False, "root", "redis", 0o640), path
+    overrides = host.run("dpkg-statoverride --list").stdout.splitlines()
+    assert "root redis 750 /etc/redis" in overrides and f"root redis 640 {CONF}" in overrides
+    # What an upgrade of redis-tools runs: it must leave the folder as it is.
+    assert host.run("/var/lib/dpkg/info/redis-tools.postinst configure").rc == 0
+    folder = host.file("/etc/redis")
+    assert (folder.user, folder.group, folder.mode) == ("root", "redis", 0o750)
+    assert host.file(canary).content_string == "canary\n"
+    host.run(f"rm -f {canary}")
