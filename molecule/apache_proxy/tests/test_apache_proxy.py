@@ -1,10 +1,14 @@
-"""Scenario apache_proxy: Apache mod_proxy in front of web2py under gunicorn on 127.0.0.1:8000."""
+"""Scenario apache_proxy: Apache mod_proxy in front of web2py under gunicorn on 127.0.0.1:8000,
+then (last test) under web2py's own server, Rocket."""
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 from conftest import (
+    Client,
+    probe_env,
     assert_http_redirect,
     assert_check_mode_clean,
     secret_values,
@@ -227,3 +231,25 @@ def test_appconfig_as_written_over_https(https, lab_vars):
 def test_error_writes_a_ticket(host, https):
     """An error answers 500 and web2py writes its ticket with traceback and snapshot."""
     assert_ticket_written(host, https)
+
+
+def test_rocket_backend_gets_no_forged_forwarding_headers(host, http, https, lab_vars):
+    """Last: the same site with web2py's own server (Rocket), which, unlike gunicorn, maps
+    X_Forwarded_Proto to the same variable as X-Forwarded-Proto. Straight to Rocket such a
+    header makes web2py see HTTPS (the control); through Apache, no spelling of a forwarding
+    header a client sends gets there, and admin stays refused over plain HTTP."""
+    run = run_playbook("converge.yml", "-e", json.dumps({"apache_proxy_backend_server": "rocket",
+                                                         "apache_proxy_http_redirect": False}))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert lab_vars["web2py_admin_password"] not in run.stdout + run.stderr
+    backend = [args for user, args in processes(host) if user == "web2py" and "web2py.py" in args]
+    assert backend and all("gunicorn" not in args and "anyserver" not in args for args in backend), backend
+    assert "127.0.0.1:8000" in host.run("ss -Hltn").stdout
+    direct = probe_env(Client(host, "http://127.0.0.1:8000", "/tmp/jar-rocket"), "-H", "X_Forwarded_Proto: https")
+    assert direct["is_https"] is True, direct
+    for scheme, port in (("http", 80), ("https", 443)):
+        assert_forwarding_headers_ignored(host, scheme, port)
+        assert_trusted_proxy_believed(host, scheme, port)
+    for path in ODD_ADMIN_PATHS:
+        assert_admin_not_reached(http, path)
+    assert_appadmin_canary_over_https(https)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.web2py.deploy.plugins.filter.safety import path_problem, unsafe_values
+from ansible_collections.web2py.deploy.plugins.filter.safety import non_booleans, path_problem, unsafe_values
 
 
 @pytest.mark.parametrize("value", [
@@ -41,3 +41,39 @@ def test_good_paths(path):
 ])
 def test_bad_paths(path):
     assert path_problem(path) != ""
+
+
+SPEC = {"argument_specs": {
+    "main": {"options": {
+        "x_enabled": {"type": "bool", "default": False},
+        "x_port": {"type": "int"},
+        "x_apps": {"type": "list", "elements": "dict", "options": {
+            "name": {"type": "str"}, "migrate": {"type": "bool"}}},
+        "x_store": {"type": "dict", "options": {"tls": {"type": "bool"}}},
+    }},
+    "frontend": {"options": {"x_front": {"type": "bool"}}},
+}}
+
+
+@pytest.mark.parametrize("value", ["true", "false", "yes", "1", 1, 0, ["true"]])
+def test_non_booleans_names_strings_and_numbers(value):
+    assert non_booleans(["x_enabled", "x_port"], [value, "80"], SPEC) == ["x_enabled"]
+
+
+def test_non_booleans_nested_entries_and_other_entry_points():
+    names = ["x_enabled", "x_apps", "x_store", "x_front", "x_unknown"]
+    values = [True, [{"name": "shop", "migrate": "no"}, {"migrate": False}, {"migrate": "1"}],
+              {"tls": "true"}, "false", "true"]
+    assert non_booleans(names, values, SPEC) == ["x_apps[shop].migrate", "x_apps[2].migrate",
+                                                 "x_store.tls", "x_front"]
+
+
+def test_non_booleans_pass_real_booleans_and_unset():
+    assert non_booleans(["x_enabled", "x_apps", "x_store"], [False, [{"name": "a"}], None], SPEC) == []
+
+
+def test_non_booleans_bad_calls():
+    with pytest.raises(AnsibleFilterError):
+        non_booleans(["a"], [], SPEC)
+    with pytest.raises(AnsibleFilterError):
+        non_booleans(["a"], [True], {"options": {}})
