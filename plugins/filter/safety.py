@@ -9,7 +9,9 @@ configuration file, a unit or a command line, where it would end a directive and
 ``path_problem`` says why a path cannot be a folder the roles own and change (empty when it can).
 ``non_booleans`` names the settings a role's argument spec declares ``bool`` that hold something
 else: ``-e name=true`` gives the string ``"true"``, which the argument spec accepts (it converts
-only to check) while the role then sees a string, truthy even when it reads ``"false"``.
+only to check) while the role then sees a string, truthy even when it reads ``"false"``. It names
+settings declared ``list`` or ``dict`` that hold something else too (``"name (a list)"``): the spec
+splits ``-e name=a,b`` at its commas to check it, and the role then loops over the characters.
 """
 
 from __future__ import annotations
@@ -80,11 +82,17 @@ def _bool_problems(name: str, value: t.Any, option: t.Mapping[str, t.Any]) -> t.
     if kind in ("bool", "boolean"):
         if not isinstance(value, bool):
             yield name
-    elif kind == "dict" and isinstance(value, dict):
+    elif kind == "list" and not isinstance(value, list):
+        # "-e name=a" or "name: a": the spec splits a string at commas to check it, the role
+        # then loops over its characters ("welcome" passed every check of web2py_remove_apps).
+        yield "%s (a list)" % name
+    elif kind == "dict" and not isinstance(value, dict):
+        yield "%s (a mapping)" % name
+    elif kind == "dict":
         for key, sub in suboptions.items():
             if key in value:
                 yield from _bool_problems("%s.%s" % (name, key), value[key], sub)
-    elif kind == "list" and option.get("elements") == "dict" and isinstance(value, list):
+    elif kind == "list" and option.get("elements") == "dict":
         for index, item in enumerate(value):
             if isinstance(item, dict):
                 label = item.get("name") if isinstance(item.get("name"), str) else index

@@ -267,3 +267,27 @@ def test_reload_only_change_reloads_restart_only_change_restarts(host, password)
         assert run.returncode == 0, run.stdout[-3000:]
     assert psql_admin(host, "SHOW max_connections").stdout.strip() == "100"
     assert psql_admin(host, "SHOW work_mem").stdout.strip() == "4MB"
+
+
+def test_backup_folder_swapped_for_a_link_by_postgres_is_refused(host):
+    """postgres_backup_dir below postgres's own home: the postgres user can replace the folder by
+    a link. Root used to follow it (file, state=directory) and made the target postgres's, 0700
+    (/root given to postgres). The folder is now created by postgres there, and a link is refused,
+    naming the variable; the target keeps its owner and mode."""
+    folder, target = "/var/lib/postgresql/test-backups", "/root/test-backup-target"
+    settings = json.dumps({"postgres_backup_dir": folder})
+    try:
+        run = run_playbook("reconfigure.yml", "-e", settings)
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert host.check_output(f"stat -c '%U %a' {folder}") == "postgres 700"
+
+        assert host.run(f"mkdir -m 0750 {target}").rc == 0
+        assert host.run(f"runuser -u postgres -- sh -c 'rmdir {folder} && ln -s {target} {folder}'").rc == 0
+        run = run_playbook("reconfigure.yml", "-e", settings)
+        assert run.returncode != 0
+        assert f"postgres_backup_dir ({folder}): it is a link" in run.stdout + run.stderr
+        assert host.check_output(f"stat -c '%U:%G %a' {target} /root") == "root:root 750\nroot:root 700"
+    finally:
+        host.run(f"rm -f {folder}; rmdir {folder} {target}")
+        run = run_playbook("reconfigure.yml")
+        assert run.returncode == 0, run.stdout[-3000:]

@@ -72,6 +72,23 @@ def test_non_booleans_pass_real_booleans_and_unset():
     assert non_booleans(["x_enabled", "x_apps", "x_store"], [False, [{"name": "a"}], None], SPEC) == []
 
 
+@pytest.mark.parametrize("value", ["welcome", "a,b", "", 3, {"a": 1}])
+def test_non_booleans_names_what_is_not_a_list(value):
+    """-e x_names=welcome: the spec splits the string to check it, the role loops over its characters."""
+    spec = {"argument_specs": {"main": {"options": {"x_names": {"type": "list", "elements": "str"}}}}}
+    assert non_booleans(["x_names"], [value], spec) == ["x_names (a list)"]
+    assert non_booleans(["x_apps"], [value], SPEC) == ["x_apps (a list)"]
+
+
+@pytest.mark.parametrize("value", ["tls=true", ["a"], 1])
+def test_non_booleans_names_what_is_not_a_mapping(value):
+    assert non_booleans(["x_store"], [value], SPEC) == ["x_store (a mapping)"]
+
+
+def test_non_booleans_pass_lists_and_mappings():
+    assert non_booleans(["x_apps", "x_store"], [[], {}], SPEC) == []
+
+
 def test_non_booleans_bad_calls():
     with pytest.raises(AnsibleFilterError):
         non_booleans(["a"], [], SPEC)
