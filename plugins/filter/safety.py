@@ -7,7 +7,7 @@
 included) carries a line break or another control character: no such value may reach a
 configuration file, a unit or a command line, where it would end a directive and start another.
 ``path_problem`` says why a path cannot be a folder the roles own and change (empty when it can).
-``non_booleans`` names the settings a role's argument spec declares ``bool`` that hold something
+``type_problems`` names the settings a role's argument spec declares ``bool`` that hold something
 else: ``-e name=true`` gives the string ``"true"``, which the argument spec accepts (it converts
 only to check) while the role then sees a string, truthy even when it reads ``"false"``. It names
 settings declared ``list`` or ``dict`` that hold something else too (``"name (a list)"``): the spec
@@ -74,7 +74,7 @@ def path_problem(path: t.Any) -> str:
     return ""
 
 
-def _bool_problems(name: str, value: t.Any, option: t.Mapping[str, t.Any]) -> t.Iterator[str]:
+def _type_problems(name: str, value: t.Any, option: t.Mapping[str, t.Any]) -> t.Iterator[str]:
     if value is None:
         return
     kind = option.get("type", "str")
@@ -91,35 +91,37 @@ def _bool_problems(name: str, value: t.Any, option: t.Mapping[str, t.Any]) -> t.
     elif kind == "dict":
         for key, sub in suboptions.items():
             if key in value:
-                yield from _bool_problems("%s.%s" % (name, key), value[key], sub)
+                yield from _type_problems("%s.%s" % (name, key), value[key], sub)
     elif kind == "list" and option.get("elements") == "dict":
         for index, item in enumerate(value):
             if isinstance(item, dict):
                 label = item.get("name") if isinstance(item.get("name"), str) else index
                 for key, sub in suboptions.items():
                     if key in item:
-                        yield from _bool_problems("%s[%s].%s" % (name, label, key), item[key], sub)
+                        yield from _type_problems("%s[%s].%s" % (name, label, key), item[key], sub)
 
 
-def non_booleans(names: t.Sequence[str], values: t.Sequence[t.Any], spec: t.Mapping[str, t.Any]) -> t.List[str]:
-    """Names (with the entry, for lists and dicts) whose value the spec declares bool but is not.
+def type_problems(names: t.Sequence[str], values: t.Sequence[t.Any], spec: t.Mapping[str, t.Any]) -> t.List[str]:
+    """Names whose value is not of the type the spec declares: bool (checked inside dict options
+    and list-of-dict elements too, named var[name].key), list ("name (a list)"), dict ("name (a
+    mapping)").
 
     spec is a role's parsed meta/argument_specs.yml; the options of all its entry points count.
     """
     if len(names) != len(values):
-        raise AnsibleFilterError("non_booleans: %d names but %d values" % (len(names), len(values)))
+        raise AnsibleFilterError("type_problems: %d names but %d values" % (len(names), len(values)))
     if not isinstance(spec, dict) or not isinstance(spec.get("argument_specs"), dict):
-        raise AnsibleFilterError("non_booleans: the spec must be a parsed meta/argument_specs.yml")
+        raise AnsibleFilterError("type_problems: the spec must be a parsed meta/argument_specs.yml")
     options: t.Dict[str, t.Any] = {}
     for entry in spec["argument_specs"].values():
         options.update((entry or {}).get("options") or {})
     problems: t.List[str] = []
     for name, value in zip(names, values):
         if name in options:
-            problems.extend(_bool_problems(name, value, options[name]))
+            problems.extend(_type_problems(name, value, options[name]))
     return problems
 
 
 class FilterModule:
     def filters(self) -> t.Dict[str, t.Callable[..., t.Any]]:
-        return {"unsafe_values": unsafe_values, "path_problem": path_problem, "non_booleans": non_booleans}
+        return {"unsafe_values": unsafe_values, "path_problem": path_problem, "type_problems": type_problems}

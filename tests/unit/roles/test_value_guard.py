@@ -1,13 +1,12 @@
 """Every role runs the shared control-character guard over its own variables, every inventory
-variable a template renders is one a guard covers, and every role with boolean settings checks
-they are booleans before anything else."""
+variable a template renders is one a guard covers, and every role checks first that its
+settings have the declared types."""
 from __future__ import annotations
 
 import pathlib
 import re
 
 import pytest
-import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "tasks").is_dir())
@@ -68,32 +67,17 @@ def test_the_scan_sees_role_variables():
     assert {"web2py_user", "web2py_server_port", "web2py_service_name"} <= names
 
 
-def has_bool(options: dict) -> bool:
-    return any(opt.get("type") == "bool" or has_bool(opt.get("options") or {})
-               for opt in (options or {}).values())
-
-
-def spec_has_bool(role: str) -> bool:
-    spec = yaml.safe_load((ROOT / "roles" / role / "meta/argument_specs.yml").read_text())
-    return any(has_bool(entry.get("options") or {}) for entry in spec["argument_specs"].values())
-
-
-BOOL_ROLES = [role for role in ROLES if spec_has_bool(role)]
-
-
-def test_the_spec_scan_sees_booleans():
-    """Control: web2py's spec declares booleans (web2py_apps_writable, web2py_apps[].db_migrate)."""
-    assert "web2py" in BOOL_ROLES and "postgres" in BOOL_ROLES
-
-
-@pytest.mark.parametrize("role", BOOL_ROLES)
-def test_boolean_settings_are_checked_first(role):
+@pytest.mark.parametrize("role", ROLES)
+def test_setting_types_are_checked_first(role):
+    """Every role checks, before anything else, that its settings have the types its argument
+    spec declares (a string from -e for a bool, list or dict passes the spec)."""
     for task_file in sorted((ROOT / "roles" / role / "tasks").glob("*.yml")):
         tasks = re.split(r"\n(?=- name:)", task_file.read_text())
         for index, task in enumerate(tasks):
-            if "web2py.deploy.non_booleans(" in task:
+            if "web2py.deploy.type_problems(" in task:
                 assert f"varnames', '^{role}_')" in task, f"{task_file}: not over ^{role}_"
+                assert "role_path ~ '/meta/argument_specs.yml'" in task, f"{task_file}: not the role's own spec"
                 earlier = [t for t in tasks[:index] if "ansible.builtin.assert" in t]
-                assert earlier == [], f"{task_file}: checks run before the boolean check"
+                assert earlier == [], f"{task_file}: checks run before the type check"
                 return
-    pytest.fail(f"roles/{role}/tasks: no non_booleans check")
+    pytest.fail(f"roles/{role}/tasks: no type_problems check")

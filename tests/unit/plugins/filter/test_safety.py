@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.web2py.deploy.plugins.filter.safety import non_booleans, path_problem, unsafe_values
+from ansible_collections.web2py.deploy.plugins.filter.safety import type_problems, path_problem, unsafe_values
 
 
 @pytest.mark.parametrize("value", [
@@ -56,41 +56,41 @@ SPEC = {"argument_specs": {
 
 
 @pytest.mark.parametrize("value", ["true", "false", "yes", "1", 1, 0, ["true"]])
-def test_non_booleans_names_strings_and_numbers(value):
-    assert non_booleans(["x_enabled", "x_port"], [value, "80"], SPEC) == ["x_enabled"]
+def test_type_problems_names_strings_and_numbers(value):
+    assert type_problems(["x_enabled", "x_port"], [value, "80"], SPEC) == ["x_enabled"]
 
 
-def test_non_booleans_nested_entries_and_other_entry_points():
+def test_type_problems_nested_entries_and_other_entry_points():
     names = ["x_enabled", "x_apps", "x_store", "x_front", "x_unknown"]
     values = [True, [{"name": "shop", "migrate": "no"}, {"migrate": False}, {"migrate": "1"}],
               {"tls": "true"}, "false", "true"]
-    assert non_booleans(names, values, SPEC) == ["x_apps[shop].migrate", "x_apps[2].migrate",
+    assert type_problems(names, values, SPEC) == ["x_apps[shop].migrate", "x_apps[2].migrate",
                                                  "x_store.tls", "x_front"]
 
 
-def test_non_booleans_pass_real_booleans_and_unset():
-    assert non_booleans(["x_enabled", "x_apps", "x_store"], [False, [{"name": "a"}], None], SPEC) == []
+def test_type_problems_pass_real_booleans_and_unset():
+    assert type_problems(["x_enabled", "x_apps", "x_store"], [False, [{"name": "a"}], None], SPEC) == []
 
 
 @pytest.mark.parametrize("value", ["welcome", "a,b", "", 3, {"a": 1}])
-def test_non_booleans_names_what_is_not_a_list(value):
+def test_type_problems_names_what_is_not_a_list(value):
     """-e x_names=welcome: the spec splits the string to check it, the role loops over its characters."""
     spec = {"argument_specs": {"main": {"options": {"x_names": {"type": "list", "elements": "str"}}}}}
-    assert non_booleans(["x_names"], [value], spec) == ["x_names (a list)"]
-    assert non_booleans(["x_apps"], [value], SPEC) == ["x_apps (a list)"]
+    assert type_problems(["x_names"], [value], spec) == ["x_names (a list)"]
+    assert type_problems(["x_apps"], [value], SPEC) == ["x_apps (a list)"]
 
 
 @pytest.mark.parametrize("value", ["tls=true", ["a"], 1])
-def test_non_booleans_names_what_is_not_a_mapping(value):
-    assert non_booleans(["x_store"], [value], SPEC) == ["x_store (a mapping)"]
+def test_type_problems_names_what_is_not_a_mapping(value):
+    assert type_problems(["x_store"], [value], SPEC) == ["x_store (a mapping)"]
 
 
-def test_non_booleans_pass_lists_and_mappings():
-    assert non_booleans(["x_apps", "x_store"], [[], {}], SPEC) == []
+def test_type_problems_pass_lists_and_mappings():
+    assert type_problems(["x_apps", "x_store"], [[], {}], SPEC) == []
 
 
-def test_non_booleans_bad_calls():
+def test_type_problems_bad_calls():
     with pytest.raises(AnsibleFilterError):
-        non_booleans(["a"], [], SPEC)
+        type_problems(["a"], [], SPEC)
     with pytest.raises(AnsibleFilterError):
-        non_booleans(["a"], [True], {"options": {}})
+        type_problems(["a"], [True], {"options": {}})
