@@ -122,6 +122,48 @@ def type_problems(names: t.Sequence[str], values: t.Sequence[t.Any], spec: t.Map
     return problems
 
 
+def path_chain(path: str) -> t.List[str]:
+    """'/', every folder above path, then path itself: what chain_problem needs stat results of."""
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise AnsibleFilterError("path_chain: an absolute path is required, not %r" % (path,))
+    parts = [part for part in path.split("/") if part]
+    return ["/"] + ["/" + "/".join(parts[:i + 1]) for i in range(len(parts))]
+
+
+def chain_problem(results: t.Sequence[t.Mapping[str, t.Any]], user: t.Optional[str] = None) -> t.Dict[str, str]:
+    """Who may create the last path of a chain without following a link someone planted.
+
+    results: the loop results of ansible.builtin.stat (follow: false) over path_chain(path).
+    Every existing folder above the path must be a real folder that neither its group nor
+    others may write, owned by root, or (when user is given) by user from some level down; the
+    path itself, when it exists, must be a real folder. Returns {'writer': 'root' or user,
+    'problem': '' or why nobody may}.
+    """
+    writer, problem = "root", ""
+    stats = [(r.get("item"), r.get("stat") or {}) for r in results]
+    for item, st in stats[:-1]:
+        if not st.get("exists"):
+            continue
+        if st.get("islnk") or not st.get("isdir"):
+            problem = "%s is a link or not a folder" % item
+        elif st.get("wgrp") or st.get("woth"):
+            problem = "%s is writable by its group or by others" % item
+        elif user and st.get("pw_name") == user:
+            writer = user
+        elif writer != "root":
+            problem = "%s belongs to %s, below a folder of %s" % (item, st.get("pw_name"), writer)
+        elif st.get("uid") != 0:
+            problem = "%s belongs to %s" % (item, st.get("pw_name"))
+        if problem:
+            break
+    if not problem and stats:
+        item, st = stats[-1]
+        if st.get("exists") and (st.get("islnk") or not st.get("isdir")):
+            problem = "%s is a link or not a folder" % item
+    return {"writer": writer, "problem": problem}
+
+
 class FilterModule:
     def filters(self) -> t.Dict[str, t.Callable[..., t.Any]]:
-        return {"unsafe_values": unsafe_values, "path_problem": path_problem, "type_problems": type_problems}
+        return {"unsafe_values": unsafe_values, "path_problem": path_problem, "type_problems": type_problems,
+                "path_chain": path_chain, "chain_problem": chain_problem}

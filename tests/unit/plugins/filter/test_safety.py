@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.web2py.deploy.plugins.filter.safety import type_problems, path_problem, unsafe_values
+from ansible_collections.web2py.deploy.plugins.filter.safety import (
+    chain_problem, path_chain, type_problems, path_problem, unsafe_values)
 
 
 @pytest.mark.parametrize("value", [
@@ -94,3 +95,51 @@ def test_type_problems_bad_calls():
         type_problems(["a"], [], SPEC)
     with pytest.raises(AnsibleFilterError):
         type_problems(["a"], [True], {"options": {}})
+
+
+def stat(item, exists=True, isdir=True, islnk=False, uid=0, pw_name="root", wgrp=False, woth=False):
+    return {"item": item, "stat": {"exists": exists, "isdir": isdir, "islnk": islnk, "uid": uid,
+                                   "pw_name": pw_name, "wgrp": wgrp, "woth": woth}}
+
+
+def test_path_chain():
+    assert path_chain("/var/lib/postgresql/backups") == ["/", "/var", "/var/lib", "/var/lib/postgresql",
+                                                         "/var/lib/postgresql/backups"]
+    assert path_chain("/srv") == ["/", "/srv"]
+    with pytest.raises(AnsibleFilterError):
+        path_chain("srv/web2py")
+
+
+def test_chain_of_root_folders_is_roots():
+    results = [stat("/"), stat("/srv"), stat("/srv/web2py", exists=False)]
+    assert chain_problem(results) == {"writer": "root", "problem": ""}
+
+
+def test_chain_below_a_folder_of_the_user_is_the_users_or_refused():
+    results = [stat("/"), stat("/var"), stat("/var/lib"), stat("/var/lib/postgresql", uid=104, pw_name="postgres"),
+               stat("/var/lib/postgresql/backups", exists=False)]
+    assert chain_problem(results, "postgres") == {"writer": "postgres", "problem": ""}
+    assert chain_problem(results)["problem"] == "/var/lib/postgresql belongs to postgres"
+
+
+@pytest.mark.parametrize("results,problem", [
+    ([stat("/"), stat("/tmp", woth=True), stat("/tmp/w", exists=False)], "/tmp is writable by its group or by others"),
+    ([stat("/"), stat("/srv", islnk=True, isdir=False), stat("/srv/w", exists=False)], "/srv is a link or not a folder"),
+    ([stat("/"), stat("/srv"), stat("/srv/w", islnk=True, isdir=False)], "/srv/w is a link or not a folder"),
+    ([stat("/"), stat("/home", uid=1000, pw_name="ann"), stat("/home/w", exists=False)], "/home belongs to ann"),
+    # root's folder below one of the user's: the user could still rename it away.
+    ([stat("/"), stat("/var/lib/redis", uid=105, pw_name="redis"), stat("/var/lib/redis/x"), stat("/var/lib/redis/x/w", exists=False)],
+     "/var/lib/redis belongs to redis"),
+])
+def test_chain_problems(results, problem):
+    assert chain_problem(results)["problem"] == problem
+
+
+def test_chain_user_folder_then_root_folder_refused():
+    results = [stat("/"), stat("/var/lib/postgresql", uid=104, pw_name="postgres"), stat("/var/lib/postgresql/x"),
+               stat("/var/lib/postgresql/x/b", exists=False)]
+    assert chain_problem(results, "postgres")["problem"] == "/var/lib/postgresql/x belongs to root, below a folder of postgres"
+
+
+def test_chain_skipped_stats_pass():
+    assert chain_problem([{"item": "/", "skipped": True}]) == {"writer": "root", "problem": ""}
