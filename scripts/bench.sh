@@ -2,7 +2,7 @@
 # Benchmarks of the collection's recipes, written to docs/benchmarks.md (tables, machine and
 # versions, met/missed targets) and docs/benchmarks.png (chart).
 #
-#   scripts/bench.sh [--quick] [--only frontends|sessions|ansible] [--keep]
+#   scripts/bench.sh [--quick] [--only frontends|sessions|trash|ansible] [--keep]
 #
 #   frontends  wrk (from the container bench-client) against /probe/default/ping and
 #              /probe/static/blob-100k.txt for web2py's built-in server (baseline), apache_wsgi,
@@ -10,8 +10,12 @@
 #              warm-up, BENCH_REPS runs, median, errors, ratio to the built-in server
 #   sessions   /probe/default/counter with file, db (PostgreSQL), redis and memcache sessions and
 #              1k, 40k, 1M sessions already in the store (seeded in the store's own format by
-#              scripts/bench/seed/sessions.py, not over HTTP); sessions2trash over 1M expired
-#              Redis sessions
+#              scripts/bench/seed/sessions.py, not over HTTP), then the trash part for Redis
+#   trash      sessions2trash over 1M expired Redis sessions (index entries whose hash the TTL
+#              removed), each cleaner on a freshly seeded index: "cleaner", the role's
+#              web2py-sessions2trash@probe.service (its drop-in runs the batched cleaner), and
+#              "web2py", web2py's scripts/sessions2trash.py as the unit ran it before
+#              (BENCH_TRASH_CLEANERS picks them; same container and stack as the sessions part)
 #   ansible    wall time of playbooks/single.yml and playbooks/site.yml (cluster) from fresh
 #              containers and of the idempotent re-run, with profile_tasks' ten slowest tasks;
 #              labelled BENCH_LABEL (default: git describe): the report keeps one run per label
@@ -22,8 +26,8 @@
 #   --keep     leave the bench- containers running at the end (default: removed)
 # Settings (environment): BENCH_CPUS (1: docker --cpus of every server container and of the
 # client), BENCH_CONNECTIONS (32; front ends), BENCH_SESSION_CONNECTIONS (4), BENCH_THREADS (2),
-# BENCH_DURATION, BENCH_WARMUP, BENCH_REPS (3), BENCH_SIZES, BENCH_TRASH, BENCH_COOKIES (256
-# sessions the session runs rotate through),
+# BENCH_DURATION, BENCH_WARMUP, BENCH_REPS (3), BENCH_SIZES, BENCH_TRASH, BENCH_TRASH_CLEANERS
+# (cleaner web2py), BENCH_COOKIES (256 sessions the session runs rotate through),
 # BENCH_STORES (file db redis memcache), BENCH_RECIPES (standalone apache_wsgi apache_proxy
 # lighttpd_fcgi_threaded lighttpd_fcgi_prefork nginx_uwsgi), BENCH_HAPROXY (1; 0 skips it).
 # Platform: LAB_PLATFORM (debian13, the default, or debian12); web2py: the 3.3.3 release
@@ -41,7 +45,7 @@ KEEP=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
-    --only) ONLY=${2:?--only needs frontends, sessions or ansible}; shift ;;
+    --only) ONLY=${2:?--only needs frontends, sessions, trash or ansible}; shift ;;
     --only=*) ONLY=${1#--only=} ;;
     --keep) KEEP=1 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -49,7 +53,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-case "$ONLY" in all|frontends|sessions|ansible) ;; *) echo "--only: frontends, sessions or ansible" >&2; exit 2 ;; esac
+case "$ONLY" in all|frontends|sessions|trash|ansible) ;; *) echo "--only: frontends, sessions, trash or ansible" >&2; exit 2 ;; esac
 
 # The platform of the lab (LAB_PLATFORM, default debian13) and the web2py release it deploys.
 LAB_PLATFORM=${LAB_PLATFORM:-debian13}
@@ -70,6 +74,7 @@ else
   DURATION=${BENCH_DURATION:-20}; WARMUP=${BENCH_WARMUP:-5}
   SIZES=${BENCH_SIZES:-1000 40000 1000000}; TRASH=${BENCH_TRASH:-1000000}
 fi
+TRASH_CLEANERS=${BENCH_TRASH_CLEANERS:-cleaner web2py}
 RECIPES="standalone apache_wsgi apache_proxy lighttpd_fcgi_threaded lighttpd_fcgi_prefork nginx_uwsgi"
 BENCH_DIR=$top/.cache/bench
 RESULTS=$BENCH_DIR/results
@@ -316,35 +321,64 @@ seed() { # STORE COUNT [--expired]
     --cookies "$COOKIES" "${@:3}"
 }
 
-# One store: converge with it, make one real session (the seeder's template), the Redis
-# sessions2trash timing, then seed up to each size and measure. Non-zero on failure.
-store_run() {
-  local store=$1 n prev=0 start rc left stored
-  play "sessions-$store" scripts/bench/playbooks/sessions.yml -i "$INV" -e "bench_session_store=$store" || return 1
-  wait_http http://bench-sess:80/probe/default/counter || return 1
-  # The first session in the new store is the seeder's template. The role reloads the uWSGI
-  # vassal gracefully: until the new workers have read appconfig.ini, the old ones still write
-  # sessions to the previous store, so poll until the store under test holds one.
-  local i found=0
-  for i in $(seq 1 60); do
+# The first session in STORE, made by web2py over HTTP: the seeder's template. The role reloads
+# the uWSGI vassal gracefully: until the new workers have read appconfig.ini, the old ones still
+# write sessions to the previous store, so poll until the store under test holds one.
+first_session() {
+  local store=$1 i found=0
+  for i in $(seq 1 120); do
     docker exec bench-sess bash -c 'rm -f /tmp/jar; for i in 1 2; do curl -s -o /dev/null --max-time 10 -b /tmp/jar -c /tmp/jar http://127.0.0.1/probe/default/counter; done' || true
     found=$(docker exec -w "$W2P_ROOT" bench-sess "$W2P_PY" /root/bench-sessions.py "$store" count 2>/dev/null || echo 0)
-    [ "${found:-0}" -gt 0 ] && break
+    [ "${found:-0}" -gt 0 ] && return 0
     sleep 1
   done
-  [ "${found:-0}" -gt 0 ] || { say "no session reached the $store store within 60 s"; return 1; }
+  say "no session reached the $store store within 120 s"
+  return 1
+}
+
+# trash_measure CLEANER: seed TRASH expired Redis sessions (TTL 1 s, listed in the index), then
+# time one cleanup of the index and record it (kind=trash). CLEANER is
+#   cleaner  the role's unit, as its timer starts it: systemctl start web2py-sessions2trash@probe.service
+#            (Nice=10, idle I/O; its drop-in redis.conf runs the batched cleaner)
+#   web2py   web2py's scripts/sessions2trash.py as that unit ran it before the cleaner, as web2py
+trash_measure() {
+  local cleaner=$1 start rc=0 left keys since summary="" log=$LOGS/trash-$1.log
+  say "$cleaner: cleanup of $TRASH expired Redis sessions"
+  seed redis "$TRASH" --expired || return 1
+  sleep 2
+  keys=$(docker exec -w "$W2P_ROOT" bench-sess "$W2P_PY" /root/bench-sessions.py redis keys) || return 1
+  since=$(docker exec bench-sess date '+%Y-%m-%d %H:%M:%S')
+  start=$(date +%s.%N)
+  case "$cleaner" in
+    cleaner)
+      timeout 3600 docker exec bench-sess systemctl start web2py-sessions2trash@probe.service >"$log" 2>&1 || rc=$? ;;
+    web2py)
+      timeout 3600 docker exec -w "$W2P_ROOT" bench-sess runuser -u web2py -- "$W2P_PY" web2py.py --no_gui --no_banner \
+        -S probe -M -R scripts/sessions2trash.py -A -o -x 3600 >"$log" 2>&1 || rc=$? ;;
+    *) die "BENCH_TRASH_CLEANERS: cleaner or web2py, not $cleaner" ;;
+  esac
+  start=$(elapsed "$start")
+  if [ "$cleaner" = cleaner ]; then
+    docker exec bench-sess journalctl -u web2py-sessions2trash@probe.service --since "$since" --no-pager -o cat >>"$log" 2>&1 || true
+    summary=$(grep -m1 '^redis-sessions2trash: ' "$log" || true)
+  fi
+  left=$(docker exec -w "$W2P_ROOT" bench-sess "$W2P_PY" /root/bench-sessions.py redis count) || return 1
+  say "$cleaner: $start s, status $rc, index entries left $left (keys in Redis before: $keys)${summary:+; $summary}"
+  "$PY" scripts/bench/bench.py add "$RESULTS" sessions "$("$PY" -c 'import json,sys
+print(json.dumps({"kind": "trash", "cleaner": sys.argv[1], "trash": {"cleaner": sys.argv[1], "count": int(sys.argv[2]),
+  "seconds": float(sys.argv[3]), "rc": int(sys.argv[4]), "left": int(sys.argv[5]), "keys": int(sys.argv[6]), "summary": sys.argv[7]}}))' \
+    "$cleaner" "$TRASH" "$start" "$rc" "$left" "$keys" "$summary")"
+}
+
+# One store: converge with it, make one real session (the seeder's template), the Redis
+# sessions2trash timings, then seed up to each size and measure. Non-zero on failure.
+store_run() {
+  local store=$1 n prev=0 stored cleaner
+  play "sessions-$store" scripts/bench/playbooks/sessions.yml -i "$INV" -e "bench_session_store=$store" || return 1
+  wait_http http://bench-sess:80/probe/default/counter || return 1
+  first_session "$store" || return 1
   if [ "$store" = redis ]; then
-    say "sessions2trash over $TRASH expired Redis sessions"
-    seed redis "$TRASH" --expired || return 1
-    sleep 2
-    start=$(date +%s.%N); rc=0
-    timeout 3600 docker exec -w "$W2P_ROOT" bench-sess runuser -u web2py -- "$W2P_PY" web2py.py --no_gui --no_banner \
-      -S probe -M -R scripts/sessions2trash.py -A -o -x 3600 >"$LOGS/sessions2trash-redis.log" 2>&1 || rc=$?
-    start=$(elapsed "$start")
-    left=$(docker exec -w "$W2P_ROOT" bench-sess "$W2P_PY" /root/bench-sessions.py redis count) || return 1
-    say "sessions2trash: $start s, status $rc, index entries left $left"
-    "$PY" scripts/bench/bench.py add "$RESULTS" sessions \
-      "{\"kind\": \"trash\", \"trash\": {\"count\": $TRASH, \"seconds\": $start, \"rc\": $rc, \"left\": $left}}"
+    for cleaner in $TRASH_CLEANERS; do trash_measure "$cleaner" || return 1; done
   fi
   for n in $SIZES; do
     seed "$store" $((n - prev)) || return 1
@@ -365,7 +399,9 @@ sessions() {
   # A run replaces the results of the stores it measures (BENCH_STORES) and keeps the others'.
   for store in ${BENCH_STORES:-file db redis memcache}; do
     "$PY" scripts/bench/bench.py drop "$RESULTS" sessions store="$store"
-    [ "$store" != redis ] || "$PY" scripts/bench/bench.py drop "$RESULTS" sessions kind=trash
+    if [ "$store" = redis ]; then
+      for cleaner in $TRASH_CLEANERS; do "$PY" scripts/bench/bench.py drop "$RESULTS" sessions kind=trash cleaner="$cleaner"; done
+    fi
   done
   start_client
   start_node bench-sess --cpus "$CPUS"
@@ -377,8 +413,24 @@ sessions() {
       record_failure sessions store="$store" reason="see .cache/bench/logs/sessions-$store.log and the bench output"
     fi
   done
-  write_env sessions "{\"cpus\": \"$CPUS\", \"connections\": $CONNS, \"threads\": $THREADS, \"duration\": $DURATION, \"warmup\": $WARMUP, \"reps\": $REPS, \"cookies\": $COOKIES, \"sizes\": \"$SIZES\", \"trash\": $TRASH}" \
+  write_env sessions "{\"cpus\": \"$CPUS\", \"connections\": $CONNS, \"threads\": $THREADS, \"duration\": $DURATION, \"warmup\": $WARMUP, \"reps\": $REPS, \"cookies\": $COOKIES, \"sizes\": \"$SIZES\", \"trash\": $TRASH, \"trash_cleaners\": \"$TRASH_CLEANERS\"}" \
     "$(versions_json bench-client bench-sess)"
+  remove_containers
+}
+
+# The trash part alone: bench-sess as in the sessions part (same playbook, Redis sessions), no
+# wrk runs; records land with the sessions results (kind=trash), settings in env-trash.json.
+trash_part() {
+  step "sessions2trash over $TRASH expired Redis sessions: $TRASH_CLEANERS (docker --cpus $CPUS)"
+  local cleaner
+  for cleaner in $TRASH_CLEANERS; do "$PY" scripts/bench/bench.py drop "$RESULTS" sessions kind=trash cleaner="$cleaner"; done
+  start_node bench-sess --cpus "$CPUS"
+  docker cp scripts/bench/seed/sessions.py bench-sess:/root/bench-sessions.py
+  play sessions-redis scripts/bench/playbooks/sessions.yml -i "$INV" -e bench_session_store=redis || die "converge failed (.cache/bench/logs/sessions-redis.log)"
+  first_session redis || die "no Redis session to copy"
+  for cleaner in $TRASH_CLEANERS; do trash_measure "$cleaner" || die "$cleaner: the measurement failed"; done
+  write_env trash "{\"cpus\": \"$CPUS\", \"trash\": $TRASH, \"cleaners\": \"$TRASH_CLEANERS\", \"load_before\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}" \
+    "$(versions_json bench-sess)"
   remove_containers
 }
 
@@ -430,6 +482,7 @@ case "$ONLY" in
   all) frontends; sessions; ansible_part ;;
   frontends) frontends ;;
   sessions) sessions ;;
+  trash) trash_part ;;
   ansible) ansible_part ;;
 esac
 step "Report"

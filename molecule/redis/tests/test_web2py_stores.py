@@ -82,20 +82,75 @@ def index(app) -> set[str]:
     return set(app("SMEMBERS", "w2p:sess:probe:id_idx").split())
 
 
-def test_sessions2trash_prunes_expired_sessions_from_the_index(host, app):
+CLEANER = "/usr/local/libexec/web2py-deploy/redis-sessions2trash.py"
+TRASH = "web2py-sessions2trash@probe.service"
+# Index entries planted for the cleaner: more than one SSCAN batch (1,000) of entries whose
+# hash is gone, and a few live sessions of another hour (hashes with a TTL) it must keep.
+PLANTED_GONE = 2500
+PLANTED_LIVE = [f"w2p:sess:probe:{n}" for n in range(900000001, 900000004)]
+PLANT = (
+    "for i = 1, tonumber(ARGV[1]) do redis.call('SADD', KEYS[1], 'w2p:sess:probe:' .. (800000000 + i)) end "
+    "for i = 2, #ARGV do redis.call('HSET', ARGV[i], 'unique_key', 'kept'); redis.call('EXPIRE', ARGV[i], 600); "
+    "redis.call('SADD', KEYS[1], ARGV[i]) end return redis.call('SCARD', KEYS[1])"
+)
+
+
+def test_sessions2trash_runs_the_batched_cleaner_for_redis_sessions(host, lab_vars):
+    """The probe's sessions2trash unit runs web2py.deploy's cleaner (drop-in redis.conf), root's
+    and read-only to web2py, with the settings of the probe's appconfig.ini: no password in the
+    unit or on the command line."""
+    cleaner = host.file(CLEANER)
+    assert cleaner.user == "root" and cleaner.group == "root" and cleaner.mode == 0o644
+    unit = host.run(f"systemctl cat {TRASH}")
+    assert unit.rc == 0, unit.stderr
+    start = [line for line in unit.stdout.splitlines() if line.startswith("ExecStart=")]
+    assert start[-1] == (
+        f"ExecStart=/srv/web2py/venv/bin/python {CLEANER} --app %i "
+        "--appconfig /srv/web2py/web2py/applications/%i/private/appconfig.ini"
+    ), start
+    assert lab_vars["redis_app_password"] not in unit.stdout
+    dropin = host.file(f"/etc/systemd/system/{TRASH[:-len('.service')]}.service.d/redis.conf")
+    assert dropin.user == "root" and dropin.mode == 0o644
+    assert host.run(f"runuser -u web2py -- test -w {CLEANER}").rc != 0
+
+
+def test_sessions2trash_prunes_expired_sessions_from_the_index(host, backend, app):
     """Redis drops an expired session's hash, not its entry in web2py's index set: the timer's
-    sessions2trash run is what prunes it (without it the set grows by one entry per session)."""
+    sessions2trash run is what prunes it (without it the set grows by one entry per session).
+    Expired entries go, live sessions stay (hash and index entry), none is deleted."""
     timer = host.service("web2py-sessions2trash@probe.timer")
     assert timer.is_enabled and timer.is_running
+    counter(backend)  # the live session gets its whole TTL again: it outlives the test
     live = set(session_keys(app))
     assert live, "no live session (test_session_expires made one)"
     stale = index(app) - live
     assert stale, "the index should still list the expired sessions"
-    out = host.run("systemctl start web2py-sessions2trash@probe.service")
-    assert out.rc == 0, out.stderr
-    result = host.run("systemctl show -p Result --value web2py-sessions2trash@probe.service").stdout.strip()
-    assert result == "success"
-    assert index(app) == live  # expired entries gone, the live session kept
+    size = int(app("EVAL", PLANT, "1", "w2p:sess:probe:id_idx", str(PLANTED_GONE), *PLANTED_LIVE))
+    assert size == len(live) + len(stale) + PLANTED_GONE + len(PLANTED_LIVE)
+    live |= set(PLANTED_LIVE)
+    try:
+        since = host.run("date '+%Y-%m-%d %H:%M:%S'").stdout.strip()
+        out = host.run(f"systemctl start {TRASH}")
+        assert out.rc == 0, out.stderr
+        result = host.run(f"systemctl show -p Result --value {TRASH}").stdout.strip()
+        assert result == "success"
+        assert index(app) == live  # expired entries gone, the live sessions kept
+        assert set(session_keys(app)) >= live  # and no session deleted
+        for _i in range(10):  # journald may file the unit's last line a moment after it ended
+            journal = host.run(f"journalctl -u {TRASH} --since '{since}' --no-pager -o cat").stdout
+            summary = [line for line in journal.splitlines() if line.startswith("redis-sessions2trash: probe:")]
+            if summary:
+                break
+            time.sleep(0.5)
+        removed = len(stale) + PLANTED_GONE
+        assert len(summary) == 1, journal
+        assert f", {removed} of expired sessions removed, {len(live)} left," in summary[0], summary
+        # a second run finds nothing to remove
+        assert host.run(f"systemctl start {TRASH}").rc == 0
+        assert index(app) == live
+    finally:
+        app("DEL", *PLANTED_LIVE)
+        app("SREM", "w2p:sess:probe:id_idx", *PLANTED_LIVE)
 
 
 def test_cache_lives_in_redis(backend, app):

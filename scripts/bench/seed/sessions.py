@@ -4,6 +4,7 @@ virtualenv's python, in the web2py root (/srv/web2py/web2py):
 
     python sessions.py STORE seed COUNT COOKIES_OUT [--cookies K] [--expired]
     python sessions.py redis clear          # drop every probe session key and the index
+    python sessions.py redis keys           # keys in the Redis database (DBSIZE)
     python sessions.py STORE count          # how many sessions the store holds
 
 STORE is file, db, redis or memcache (the probe application's session_store). Sessions are
@@ -25,7 +26,7 @@ collection's web2py_deploy_memcache) name and store them:
 COOKIES_OUT receives K "session_id_probe=..." lines for sessions spread over everything
 seeded so far (wrk's report.lua gives each thread its own slice). --expired (redis): the
 copies get a 1 s TTL and a modified_datetime two hours back, i.e. 1M sessions web2py's Redis
-store has let expire, for the sessions2trash timing.
+store has let expire, for the sessions2trash timings (scripts/bench.sh's trash part).
 """
 import configparser
 import datetime
@@ -213,6 +214,12 @@ def redis_count():
     return r.scard(PREFIX + ":id_idx")
 
 
+def redis_keys():
+    """Keys Redis still holds: expired hashes count until Redis reclaims them (on access, or
+    by its active expiry cycle), which the cleaner's EXISTS calls trigger for the rest."""
+    return redis_conn().dbsize()
+
+
 def redis_clear():
     r = redis_conn()
     index = PREFIX + ":id_idx"
@@ -330,8 +337,8 @@ def main(argv):
     if action == "count":
         print(globals()["%s_count" % store]())
         return
-    if action == "clear":
-        print(globals()["%s_clear" % store]())
+    if action in ("clear", "keys"):
+        print(globals()["%s_%s" % (store, action)]())
         return
     count, out = int(argv[3]), argv[4]
     k = int(argv[argv.index("--cookies") + 1]) if "--cookies" in argv else 256
