@@ -616,3 +616,36 @@ def assert_appadmin_canary_over_https(client: Client) -> None:
     plain HTTP request that got through would show it."""
     answer = client.get("/probe/appadmin/index")
     assert answer.status == 200 and answer.body == "probe appadmin canary", (answer.status, answer.body[:300])
+
+
+STALE_ADMIN_PASSWORD = "stale-Passw0rd-of-another-port"
+
+
+def assert_host_port_not_believed(host, https: Client, root: str = "/srv/web2py/web2py", port: int = 443,
+                                  other: int = 8000) -> None:
+    """web2py's admin reads parameters_<SERVER_PORT>.py. A client that writes another port in its
+    Host header (or an absolute request line) does not change SERVER_PORT, so it cannot make
+    admin read another port's password file: one is planted for `other` with another password,
+    as an earlier recipe's built-in server would have left it (web2py_password, 0600 web2py),
+    and that password is refused through "Host: localhost:<other>"."""
+    for forged in (("-H", f"Host: localhost:{other}"), ("-H", "Host: localhost:80"), ("-H", "Host: [::1]:65535")):
+        seen = probe_env(https, *forged)
+        assert seen["server_port"] == str(port), (forged, seen)
+    stale = f"{root}/parameters_{other}.py"
+    assert not host.file(stale).exists, f"{stale} is there before the test planted it"
+    planted = host.ansible("web2py.deploy.web2py_password",
+                           f"path={root} port={other} password={STALE_ADMIN_PASSWORD} owner=web2py group=web2py mode=0600",
+                           become=True, check=False)
+    try:
+        assert host.file(stale).exists, planted
+        forged = Client(https.host, https.base, "/tmp/jar-forged-port")
+        page = forged.get("/admin/default/index", "-H", f"Host: localhost:{other}")
+        assert page.status == 200 and 'name="password"' in page.body, (page.status, page.body[:300])
+        form = "&send=%2Fadmin%2Fdefault%2Fsite"
+        answer = forged.request("/admin/default/index", "-H", f"Host: localhost:{other}",
+                                stdin="password=" + quote(STALE_ADMIN_PASSWORD, safe="") + form)
+        assert "/admin/default/site" not in answer.headers.get("location", ""), (answer.status, answer.headers)
+        site = forged.get("/admin/default/site", "-H", f"Host: localhost:{other}")
+        assert "Installed applications" not in site.body, (site.status, site.body[:300])
+    finally:
+        host.run(f"rm -f {shlex.quote(stale)}")
