@@ -616,3 +616,85 @@ def assert_appadmin_canary_over_https(client: Client) -> None:
     plain HTTP request that got through would show it."""
     answer = client.get("/probe/appadmin/index")
     assert answer.status == 200 and answer.body == "probe appadmin canary", (answer.status, answer.body[:300])
+
+
+STALE_ADMIN_PASSWORD = "stale-Passw0rd-of-another-port"
+
+
+def assert_host_port_not_believed(host, https: Client, root: str = "/srv/web2py/web2py", port: int = 443,
+                                  other: int = 8000) -> None:
+    """web2py's admin reads parameters_<SERVER_PORT>.py. A client that writes another port in its
+    Host header (or an absolute request line) does not change SERVER_PORT, so it cannot make
+    admin read another port's password file: one is planted for `other` with another password,
+    as an earlier recipe's built-in server would have left it (web2py_password, 0600 web2py),
+    and that password is refused through "Host: localhost:<other>"."""
+    for forged in (("-H", f"Host: localhost:{other}"), ("-H", "Host: localhost:80"), ("-H", "Host: [::1]:65535")):
+        seen = probe_env(https, *forged)
+        assert seen["server_port"] == str(port), (forged, seen)
+    stale = f"{root}/parameters_{other}.py"
+    assert not host.file(stale).exists, f"{stale} is there before the test planted it"
+    planted = host.ansible("web2py.deploy.web2py_password",
+                           f"path={root} port={other} password={STALE_ADMIN_PASSWORD} owner=web2py group=web2py mode=0600",
+                           become=True, check=False)
+    try:
+        assert host.file(stale).exists, planted
+        forged = Client(https.host, https.base, "/tmp/jar-forged-port")
+        page = forged.get("/admin/default/index", "-H", f"Host: localhost:{other}")
+        assert page.status == 200 and 'name="password"' in page.body, (page.status, page.body[:300])
+        form = "&send=%2Fadmin%2Fdefault%2Fsite"
+        answer = forged.request("/admin/default/index", "-H", f"Host: localhost:{other}",
+                                stdin="password=" + quote(STALE_ADMIN_PASSWORD, safe="") + form)
+        assert "/admin/default/site" not in answer.headers.get("location", ""), (answer.status, answer.headers)
+        site = forged.get("/admin/default/site", "-H", f"Host: localhost:{other}")
+        assert "Installed applications" not in site.body, (site.status, site.body[:300])
+    finally:
+        host.run(f"rm -f {shlex.quote(stale)}")
+
+
+# Requests curl would normalize, sent over a raw socket to plain HTTP: absolute request lines
+# (whose authority and scheme the server takes over the Host header), HTTP/1.0 without Host,
+# an encoded slash, and admin as the second request of a pipelined connection.
+RAW_ADMIN_REQUESTS = r"""
+import json, socket, sys
+port = int(sys.argv[1])
+tail = "X-Forwarded-Proto: https\r\nX-Forwarded-For: 127.0.0.1\r\nConnection: close\r\n\r\n"
+requests = [
+    "GET http://localhost/admin/default/index HTTP/1.1\r\nHost: localhost\r\n" + tail,
+    "GET https://localhost/admin/default/index HTTP/1.1\r\nHost: localhost\r\n" + tail,
+    "GET http://localhost:443/probe/appadmin/index HTTP/1.1\r\nHost: localhost\r\n" + tail,
+    "GET HTTPS://LOCALHOST/ADMIN HTTP/1.1\r\nHost: localhost\r\n" + tail,
+    "GET /admin/default/index HTTP/1.0\r\n" + tail,
+    "GET /%2fadmin/default/index HTTP/1.1\r\nHost: localhost\r\n" + tail,
+    "GET /admin%2fdefault%2findex HTTP/1.1\r\nHost: localhost\r\n" + tail,
+    "GET /probe/appadmin./index HTTP/1.1\r\nHost: localhost\r\n" + tail,
+    "GET /probe/default/ping HTTP/1.1\r\nHost: localhost\r\n\r\nGET /admin/default/index HTTP/1.1\r\nHost: localhost\r\n" + tail,
+]
+answers = []
+for raw in requests:
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(raw.encode())
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    answers.append(data.decode("latin-1"))
+print(json.dumps(answers))
+"""
+
+
+def assert_raw_admin_requests_refused(host, port: int = 80) -> None:
+    """Every request of RAW_ADMIN_REQUESTS ends in a refusal (400, 403, 404 or a redirect to
+    HTTPS) and nothing of admin or appadmin; the pipelined one's first answer is the ping."""
+    out = host.run(f"python3 -c {shlex.quote(RAW_ADMIN_REQUESTS)} {port}")
+    assert out.rc == 0, out.stderr
+    for answer in json.loads(out.stdout):
+        if "\r\n\r\npong" in answer or answer.split("\r\n\r\n", 1)[-1].startswith("4\r\npong"):
+            answer = answer[answer.index("HTTP/1.", 10):]  # the second response
+        status = int(answer.split(" ", 2)[1])
+        headers = answer.split("\r\n\r\n", 1)[0].lower()
+        assert status in (400, 403, 404) or (status in (301, 302, 307, 308) and "location: https://" in headers), answer[:300]
+        found = [marker for marker in ADMIN_MARKERS if marker in answer]
+        assert not found and "session_id_admin" not in headers, (found, answer[:300])

@@ -12,6 +12,7 @@ from conftest import (
     assert_admin_not_reached,
     assert_appadmin_canary_over_https,
     assert_forwarding_headers_ignored,
+    assert_host_port_not_believed,
     assert_trusted_proxy_believed,
     STATIC_PATHS,
     assert_admin_login,
@@ -121,6 +122,12 @@ def test_admin_refused_over_http(http, path):
 def test_admin_login_over_https(host, https, lab_vars):
     assert host.file(f"{ROOT}/parameters_443.py").mode == 0o600
     assert_admin_login(https, lab_vars["web2py_admin_password"])
+
+
+def test_host_header_port_does_not_choose_the_password_file(host, https):
+    """Apache's default (UseCanonicalName Off) made SERVER_PORT the Host header's port: with
+    "Host: localhost:8000" admin read parameters_8000.py, and a stale file's old password logged in."""
+    assert_host_port_not_believed(host, https, ROOT)
 
 
 def test_tls_versions(host):

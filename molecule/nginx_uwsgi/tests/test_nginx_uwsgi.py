@@ -20,6 +20,8 @@ from conftest import (
     assert_admin_not_reached,
     assert_appadmin_canary_over_https,
     assert_forwarding_headers_ignored,
+    assert_host_port_not_believed,
+    assert_raw_admin_requests_refused,
     assert_trusted_proxy_believed,
     STATIC_PATHS,
     assert_admin_login,
@@ -184,6 +186,17 @@ def test_admin_login_over_https(host, https, lab_vars):
     # Behind nginx web2py sees SERVER_PORT 443: the role wrote parameters_443.py.
     assert host.file(f"{ROOT}/parameters_443.py").mode == 0o600
     assert_admin_login(https, lab_vars["web2py_admin_password"])
+
+
+def test_raw_admin_requests_refused_over_http(host):
+    """Absolute request lines, HTTP/1.0 without Host, encoded slashes, a pipelined request."""
+    assert_raw_admin_requests_refused(host, 80)
+
+
+def test_host_header_port_does_not_choose_the_password_file(host, https):
+    """SERVER_PORT is nginx's own port ($server_port), whatever port the Host header names: a
+    password file planted for another port is never read."""
+    assert_host_port_not_believed(host, https, ROOT)
 
 
 def test_tls_versions(host):
