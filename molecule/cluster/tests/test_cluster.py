@@ -102,24 +102,8 @@ def test_no_failed_request_while_an_app_host_stops(host):
     assert hosts_answering(host) == set(APPS)
 
 
-def test_rolling_update_drops_no_request(host):
-    playbook = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "playbooks/rolling.yml")
-    # A real change on every app host (uWSGI gets three workers) so each one restarts.
-    command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook, "-e", '{"nginx_uwsgi_processes": 3}']
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        loop = pool.submit(request_loop, host, 400, URL, 0.05)
-        run = subprocess.run(command, capture_output=True, text=True, timeout=1200, check=False)
-        result = loop.result(timeout=600)
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    assert "Take this host out of every load balancer" in run.stdout
-    assert result["failed"] == 0, result
-    for name in APPS:
-        vassal = node(name).run("grep -h '^processes' /etc/uwsgi-emperor/vassals/*.ini").stdout
-        assert vassal.split() == ["processes", "=", "3"], vassal
-    assert wait_for_servers(host, APPS) == {APPS[0]: True, APPS[1]: True}
-
-
-# --- rolling.yml when it must stop: the last server in service, an update that fails.
+# --- rolling.yml under a request loop and a watch of HAProxy's server states: a successful run,
+# --- the last server in service, an update that fails.
 
 SITE_CONF = "/etc/nginx/sites-enabled/web2py.conf"
 VASSAL = "/etc/uwsgi-emperor/vassals/web2py.ini"
@@ -194,6 +178,20 @@ def rolling_under_watch(host, extra: dict, requests: int, until_done: bool, limi
 def rolling_play(output: str) -> str:
     """The output of the play that drains and updates (after the check-mode play)."""
     return output.split(ROLLING_PLAY, 1)[-1].split("PLAY RECAP", 1)[0]
+
+
+def test_rolling_update_drops_no_request(host):
+    # A real change on every app host (uWSGI gets three workers) so each one restarts.
+    returncode, output, result, seen = rolling_under_watch(host, {"nginx_uwsgi_processes": 3}, 3000, until_done=True)
+    assert returncode == 0, rolling_play(output)[-3000:]
+    assert "Take this host out of every load balancer" in output
+    for name in APPS:  # each host was drained under the loop, and is back
+        assert any(admin != "0" for _op, admin in seen[name]), seen
+    assert result["failed"] == 0 and result["ok"] >= 20, result
+    for name in APPS:
+        vassal = node(name).run("grep -h '^processes' /etc/uwsgi-emperor/vassals/*.ini").stdout
+        assert vassal.split() == ["processes", "=", "3"], vassal
+    assert wait_for_servers(host, APPS) == {APPS[0]: True, APPS[1]: True}
 
 
 def test_rolling_update_never_drains_the_last_server_in_service(host):
