@@ -151,8 +151,8 @@ def rolling_under_watch(host, extra: dict, requests: int, until_done: bool, limi
     check-mode play before it touches no balancer), stopped when the run ends if until_done.
     Returns (return code, output, loop result, states seen)."""
     playbook = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "playbooks/rolling.yml")
-    # The uWSGI processes the app hosts have (the rolling test above changed them): the run then
-    # brings only the change it names.
+    # The uWSGI processes the app hosts have (test_rolling_update_drops_no_request sets 3): the run
+    # then brings only the change it names.
     processes = int(node(APPS[0]).check_output(f"sed -n 's/^processes = //p' {VASSAL}"))
     command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook,
                "-e", json.dumps({"nginx_uwsgi_processes": processes, **extra})] + (["--limit", limit] if limit else [])
