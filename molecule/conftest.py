@@ -459,13 +459,17 @@ def private_address(host) -> str:
 
 
 # A bounded loop of HTTPS requests, each on a new connection, run inside a container: prints
-# how many answered 200 and the first errors (HTTPError such as 503 included).
+# how many answered 200 and the first errors (HTTPError such as 503 included). With a stop file
+# (argv[4]) it ends early once that file exists.
 REQUEST_LOOP = r"""
-import json, ssl, sys, time, urllib.request
+import json, os, ssl, sys, time, urllib.request
 count, url, pause = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+stop = sys.argv[4] if len(sys.argv) > 4 else ""
 context = ssl._create_unverified_context()
 ok, errors = 0, []
 for _ in range(count):
+    if stop and os.path.exists(stop):
+        break
     try:
         with urllib.request.urlopen(url, context=context, timeout=15) as answer:
             ok += answer.status == 200
@@ -476,8 +480,10 @@ print(json.dumps({"ok": ok, "errors": errors[:5], "failed": len(errors)}))
 """
 
 
-def request_loop(host, count: int, url: str, pause: float = 0.03) -> dict:
-    out = host.run(f"python3 -c {shlex.quote(REQUEST_LOOP)} {count} {shlex.quote(url)} {pause}")
+def request_loop(host, count: int, url: str, pause: float = 0.03, stop: str = "") -> dict:
+    """At most count requests; fewer when the file stop (in the container) appears first."""
+    extra = f" {shlex.quote(stop)}" if stop else ""
+    out = host.run(f"python3 -c {shlex.quote(REQUEST_LOOP)} {count} {shlex.quote(url)} {pause}{extra}")
     assert out.rc == 0, out.stderr
     return json.loads(out.stdout)
 

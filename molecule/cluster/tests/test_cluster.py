@@ -4,16 +4,20 @@ The tests run on the load balancer; the other hosts are reached with testinfra.g
 """
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import Client, assert_appconfig_as_written, node, pg_startup, private_address, request_loop, wait_for_servers
+from conftest import (Client, assert_appconfig_as_written, haproxy_servers, node, pg_startup, private_address, request_loop,
+                      wait_for_servers)
 
 INSTANCE = os.environ.get("MOLECULE_INSTANCE", "instance")
 testinfra_hosts = [f"ansible://{INSTANCE}-lb"]
+LB = f"{INSTANCE}-lb"
 APPS = (f"{INSTANCE}-app1", f"{INSTANCE}-app2")
 DB = f"{INSTANCE}-db"
 WORKER = f"{INSTANCE}-worker"
@@ -98,18 +102,152 @@ def test_no_failed_request_while_an_app_host_stops(host):
     assert hosts_answering(host) == set(APPS)
 
 
-def test_rolling_update_drops_no_request(host):
+# --- rolling.yml under a request loop and a watch of HAProxy's server states: a successful run,
+# --- the last server in service, an update that fails.
+
+SITE_CONF = "/etc/nginx/sites-enabled/web2py.conf"
+VASSAL = "/etc/uwsgi-emperor/vassals/web2py.ini"
+STOP = "/tmp/rolling-stop"  # on the balancer: ends the state watch and the request loop
+ROLLING_PLAY = "PLAY [Rolling update of the app hosts]"
+# Samples HAProxy's server states every 0.2 s until the stop file exists (at most 4500 samples,
+# past the run's timeout): one line "count srv_name srv_op_state srv_admin_state" per state seen.
+STATE_WATCH = f"""
+for _ in $(seq 4500); do
+  [ -e {STOP} ] && break
+  echo 'show servers state web2py_app' | socat stdio /run/haproxy/admin.sock | awk 'NR > 2 && NF > 6 {{print $4, $6, $7}}'
+  sleep 0.2
+done | sort | uniq -c
+"""
+
+
+def watch_servers(host) -> dict[str, set[tuple[str, str]]]:
+    """Server name -> every (srv_op_state, srv_admin_state) HAProxy showed while the watch ran."""
+    out = host.run(STATE_WATCH)
+    assert out.rc == 0, out.stderr
+    seen: dict[str, set[tuple[str, str]]] = {}
+    for line in out.stdout.splitlines():
+        _count, name, op_state, admin_state = line.split()
+        seen.setdefault(name, set()).add((op_state, admin_state))
+    return seen
+
+
+def server_state(host, name: str) -> tuple[str, str]:
+    """(srv_op_state, srv_admin_state) of one server now: ("2", "0") is running, neither drained
+    nor in maintenance."""
+    out = host.run("echo 'show servers state web2py_app' | socat stdio /run/haproxy/admin.sock").stdout
+    return next((row[5], row[6]) for row in map(str.split, out.splitlines()[2:]) if len(row) > 6 and row[3] == name)
+
+
+def config_sums(name: str) -> str:
+    """sha256 of the app host's nginx site and uWSGI vassal."""
+    out = node(name).run(f"sha256sum {SITE_CONF} {VASSAL}")
+    assert out.rc == 0, out.stderr
+    return out.stdout
+
+
+def rolling_under_watch(host, extra: dict, requests: int, until_done: bool, limit: str = ""):
+    """rolling.yml with extra variables (and --limit), HAProxy's server states watched from the
+    start; from the banner of the play that drains, a bounded request loop through HAProxy (the
+    check-mode play before it touches no balancer), stopped when the run ends if until_done.
+    Returns (return code, output, loop result, states seen)."""
     playbook = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "playbooks/rolling.yml")
+    # The uWSGI processes the app hosts have (test_rolling_update_drops_no_request sets 3): the run
+    # then brings only the change it names.
+    processes = int(node(APPS[0]).check_output(f"sed -n 's/^processes = //p' {VASSAL}"))
+    command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook,
+               "-e", json.dumps({"nginx_uwsgi_processes": processes, **extra})] + (["--limit", limit] if limit else [])
+    host.run(f"rm -f {STOP}")
+    output, loop = [], None
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        watch = pool.submit(watch_servers, host)
+        try:
+            with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as run:
+                timer = threading.Timer(900, run.kill)
+                timer.start()
+                for line in run.stdout:
+                    output.append(line)
+                    if loop is None and line.startswith(ROLLING_PLAY):
+                        loop = pool.submit(request_loop, host, requests, URL, 0.05, STOP if until_done else "")
+                returncode = run.wait()
+                timer.cancel()
+        finally:
+            host.run(f"touch {STOP}")
+        return returncode, "".join(output), loop.result(timeout=600) if loop else None, watch.result(timeout=60)
+
+
+def rolling_play(output: str) -> str:
+    """The output of the play that drains and updates (after the check-mode play)."""
+    return output.split(ROLLING_PLAY, 1)[-1].split("PLAY RECAP", 1)[0]
+
+
+def test_rolling_update_drops_no_request(host):
     # A real change on every app host (uWSGI gets three workers) so each one restarts.
-    command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook, "-e", '{"nginx_uwsgi_processes": 3}']
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        loop = pool.submit(request_loop, host, 400, URL, 0.05)
-        run = subprocess.run(command, capture_output=True, text=True, timeout=1200, check=False)
-        result = loop.result(timeout=600)
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    assert "Take this host out of every load balancer" in run.stdout
-    assert result["failed"] == 0, result
+    returncode, output, result, seen = rolling_under_watch(host, {"nginx_uwsgi_processes": 3}, 3000, until_done=True)
+    assert returncode == 0, rolling_play(output)[-3000:]
+    assert "Take this host out of every load balancer" in output
+    for name in APPS:  # each host was drained under the loop, and is back
+        assert any(admin != "0" for _op, admin in seen[name]), seen
+    assert result["failed"] == 0 and result["ok"] >= 20, result
     for name in APPS:
         vassal = node(name).run("grep -h '^processes' /etc/uwsgi-emperor/vassals/*.ini").stdout
         assert vassal.split() == ["processes", "=", "3"], vassal
     assert wait_for_servers(host, APPS) == {APPS[0]: True, APPS[1]: True}
+
+
+def test_rolling_update_never_drains_the_last_server_in_service(host):
+    """nginx stopped on the second app host: HAProxy has the first one alone in service.
+    rolling.yml refuses to drain it, naming it, before anything changes; requests keep being
+    served. The run is limited to that host (and the balancers, whose facts it reads): the
+    refusal reads HAProxy, not the play's hosts, and the check-mode play of the stopped host
+    would only add time (the failed-update test below runs both)."""
+    healthy, stopped = APPS
+    before = {name: config_sums(name) for name in APPS}
+    down = node(stopped)
+    try:
+        assert down.run("systemctl stop nginx").rc == 0
+        for _attempt in range(60):
+            if haproxy_servers(host) == {healthy: True, stopped: False}:
+                break
+            time.sleep(0.5)
+        assert haproxy_servers(host) == {healthy: True, stopped: False}
+        returncode, output, result, seen = rolling_under_watch(
+            host, {"nginx_uwsgi_client_max_body_size": "12m"}, 60, until_done=False, limit=f"{healthy}:haproxy")
+    finally:
+        assert down.run("systemctl start nginx").rc == 0
+        assert wait_for_servers(host, APPS) == {healthy: True, stopped: True}
+    assert returncode != 0, rolling_play(output)[-3000:]
+    assert f"{healthy} is not drained: no other server of backend web2py_app is in service" in output, rolling_play(output)[-3000:]
+    assert "Take this host out of every load balancer" not in output
+    assert seen[healthy] == {("2", "0")}, seen  # never drained nor in maintenance
+    assert result["failed"] == 0 and result["ok"] == 60, result
+    assert {name: config_sums(name) for name in APPS} == before
+
+
+def test_failed_rolling_update_puts_the_host_back_and_stops(host):
+    """The first app host's nginx binary is not executable: check mode passes (it skips the
+    site's validation), the real update fails at the site's nginx -t. The host is enabled again
+    and serves with its old configuration, the run stops naming it, the second host is
+    untouched, and no request fails from its drain to the end of the run."""
+    failing, untouched = APPS
+    before = {name: config_sums(name) for name in APPS}
+    app = node(failing)
+    mode = app.check_output("stat -c %a /usr/sbin/nginx")
+    try:
+        assert app.run("chmod a-x /usr/sbin/nginx").rc == 0
+        returncode, output, result, seen = rolling_under_watch(
+            host, {"nginx_uwsgi_client_max_body_size": "11m"}, 3000, until_done=True)
+    finally:
+        assert app.run(f"chmod {mode} /usr/sbin/nginx").rc == 0
+    assert returncode != 0, rolling_play(output)[-3000:]
+    message = " ".join(output.split()).replace('\\"', '"')  # the msg as JSON, on one line
+    assert f'The update of {failing} failed at "Write the web2py site' in message, rolling_play(output)[-3000:]
+    assert f"(failed to validate). It is back in service on {LB}. The remaining hosts were not touched." in message, rolling_play(output)[-3000:]
+    assert "Take this host out of every load balancer" in output  # both hosts passed check mode
+    assert any(admin != "0" for _op, admin in seen[failing]), seen  # it was drained, then enabled
+    assert server_state(host, failing) == ("2", "0")
+    assert f"[{untouched}" not in rolling_play(output)
+    assert seen[untouched] == {("2", "0")}, seen
+    assert result["failed"] == 0 and result["ok"] >= 20, result
+    assert hosts_answering(host) == set(APPS)
+    # The candidate site never replaced the live one, on either host.
+    assert {name: config_sums(name) for name in APPS} == before
