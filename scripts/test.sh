@@ -29,6 +29,10 @@ case "$platform" in
 esac
 # Scenarios that also run on Debian 12 with --platform ci.
 CI_DEBIAN12_SCENARIOS=(cluster single bad_input)
+# Left out of CI's Debian 12 run (the 90-minute budget): rolling.yml's refusal and rescue, which
+# are the playbook's logic over HAProxy's admin socket, the same on both platforms and run on
+# Debian 13. "--platform debian12" or "--platform all" runs them.
+CI_DEBIAN12_DESELECT=test_rolling_update_never_drains_the_last_server_in_service,test_failed_rolling_update_puts_the_host_back_and_stops
 
 setup() {
   local p
@@ -121,7 +125,9 @@ run_scenarios() {
         LAB_PLATFORM=$p stage_lab >"$log_file" 2>&1 &
       else
         # Its own ephemeral directory: the same scenario may run on both platforms at once.
-        LAB_PLATFORM=$p MOLECULE_INSTANCE="ci-$slot" MOLECULE_EPHEMERAL_DIRECTORY="$top/.cache/molecule/$name" \
+        deselect=
+        [ "$platform" = ci ] && [ "$p" = debian12 ] && deselect=$CI_DEBIAN12_DESELECT
+        W2P_DESELECT=$deselect LAB_PLATFORM=$p MOLECULE_INSTANCE="ci-$slot" MOLECULE_EPHEMERAL_DIRECTORY="$top/.cache/molecule/$name" \
           molecule test -s "$scenario" >"$log_file" 2>&1 &
       fi
       slot_of[$!]=$slot; slot_name[slot]=$name; slot_start[slot]=$SECONDS
