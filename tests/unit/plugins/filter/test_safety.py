@@ -65,8 +65,8 @@ def test_type_problems_nested_entries_and_other_entry_points():
     names = ["x_enabled", "x_apps", "x_store", "x_front", "x_unknown"]
     values = [True, [{"name": "shop", "migrate": "no"}, {"migrate": False}, {"migrate": "1"}],
               {"tls": "true"}, "false", "true"]
-    assert type_problems(names, values, SPEC) == ["x_apps[shop].migrate", "x_apps[2].migrate",
-                                                 "x_store.tls", "x_front"]
+    expected = ["x_apps[shop].migrate", "x_apps[2].migrate", "x_store.tls", "x_front"]
+    assert type_problems(names, values, SPEC) == expected
 
 
 def test_type_problems_pass_real_booleans_and_unset():
