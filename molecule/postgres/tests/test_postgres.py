@@ -285,7 +285,7 @@ def test_backup_folder_swapped_for_a_link_by_postgres_is_refused(host):
         assert host.run(f"runuser -u postgres -- sh -c 'rmdir {folder} && ln -s {target} {folder}'").rc == 0
         run = run_playbook("reconfigure.yml", "-e", settings)
         assert run.returncode != 0
-        assert f"postgres_backup_dir ({folder}): it is a link" in run.stdout + run.stderr
+        assert f"postgres_backup_dir ({folder}): {folder} is a link or not a folder" in run.stdout + run.stderr
         assert host.check_output(f"stat -c '%U:%G %a' {target} /root") == "root:root 750\nroot:root 700"
     finally:
         host.run(f"rm -f {folder}; rmdir {folder} {target}")
