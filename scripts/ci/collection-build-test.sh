@@ -46,9 +46,8 @@ cat >"$work/outside/play.yml" <<PLAY
     web2py_source: archive
     web2py_archive_src: "$release"
     web2py_probe_app: true
-    web2py_server_enabled: true
   roles:
-    - role: web2py.deploy.web2py
+    - role: web2py.deploy.web2py_standalone
   post_tasks:
     - name: The probe answers through the built-in server
       ansible.builtin.uri:

@@ -1,44 +1,61 @@
-"""Every role runs the shared control-character guard over its own variables, every inventory
-variable a template renders is one a guard covers, and every role checks first that its
-settings have the declared types."""
+"""The architecture the tree promises: every role is validated by web2py.deploy.preflight before
+any role of the play changes the host (its first dependency), preflight checks types first and
+line breaks last, every inventory variable a template renders is one of those checks covers, and
+no role reads another role's internal (__-prefixed) variables."""
 from __future__ import annotations
 
 import pathlib
 import re
 
 import pytest
+import yaml
+
+from ansible_collections.web2py.deploy.plugins.filter.preflight import role_closure, role_settings
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
+ROLES_DIR = str(ROOT / "roles")
 ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "tasks").is_dir())
-GUARD = re.compile(r"query\('ansible\.builtin\.varnames', '\^(?P<prefix>[a-z0-9_]+_)'\)")
-ALLOW = re.compile(r"unsafe_values\(query\('ansible\.builtin\.vars', \*__\w+\)(?:, \[(?P<allow>[^\]]*)\])?\)")
-# Variables a template may use that come from Ansible itself, not from the inventory.
-ANSIBLE = re.compile(r"(ansible_\w+|inventory_hostname\w*|groups|hostvars|role_path|item|loop\w*|omit|"
-                     r"lookup|query|range|true|false|none|True|False|None)\Z")
+VALIDATED = [role for role in ROLES if role != "preflight"]
 
 
-def guards() -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for task_file in (ROOT / "roles").glob("*/tasks/*.yml"):
-        for text in re.split(r"\n(?=- name:)", task_file.read_text()):
-            if "unsafe_values(" not in text:
-                continue
-            guard, allow = GUARD.search(text), ALLOW.search(text)
-            assert guard and allow, f"{task_file}: unreadable unsafe_values guard"
-            names = re.findall(r"'([a-z0-9_]+)'", allow.group("allow") or "")
-            found[guard.group("prefix")] = names
-    return found
+def dependencies(role: str) -> list[str]:
+    meta = yaml.safe_load((ROOT / "roles" / role / "meta" / "main.yml").read_text()) or {}
+    return [dep["role"] if isinstance(dep, dict) else dep for dep in meta.get("dependencies") or []]
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_every_role_guards_its_own_variables(role):
-    assert role + "_" in guards(), f"roles/{role}/tasks: no unsafe_values guard over ^{role}_"
+@pytest.mark.parametrize("role", VALIDATED)
+def test_preflight_is_every_roles_first_dependency(role):
+    assert dependencies(role)[:1] == ["web2py.deploy.preflight"], f"roles/{role}/meta/main.yml"
 
 
-def test_only_raw_directive_blocks_are_exempt():
-    for prefix, allowed in guards().items():
-        for name in allowed:
-            assert name.startswith(prefix) and name.endswith("_extra_config"), name
+@pytest.mark.parametrize("role", VALIDATED)
+def test_roles_depend_through_meta_not_tasks(role):
+    """Shared logic is reached through meta/main.yml: no task imports or includes another role."""
+    for task_file in (ROOT / "roles" / role / "tasks").glob("*.yml"):
+        assert not re.search(r"ansible\.builtin\.(import|include)_role", task_file.read_text()), task_file
+
+
+def test_preflight_checks_types_first_and_line_breaks_last():
+    tasks = re.split(r"\n(?=- name:)", (ROOT / "roles/preflight/tasks/role.yml").read_text())
+    checks = [i for i, t in enumerate(tasks) if "ansible.builtin.assert" in t or "include_tasks" in t
+              or "validate_argument_spec" in t]
+    kinds = ["types" if "type_problems(" in tasks[i] else "unsafe" if "unsafe_values(" in tasks[i]
+             else "own" if "validate.yml" in tasks[i] else "spec" if "validate_argument_spec" in tasks[i]
+             else "platform" for i in checks]
+    assert kinds == ["platform", "spec", "types", "own", "unsafe"]
+
+
+def test_only_raw_directive_blocks_are_exempt_from_the_line_break_check():
+    text = (ROOT / "roles/preflight/tasks/role.yml").read_text()
+    assert "select('search', '_extra_config\\Z')" in text
+
+
+@pytest.mark.parametrize("role", VALIDATED)
+def test_checks_live_in_validate_yml_only(role):
+    """A role's own checks run from preflight: its other task files hold no type or line-break guard."""
+    for task_file in (ROOT / "roles" / role / "tasks").glob("*.yml"):
+        text = task_file.read_text()
+        assert "type_problems(" not in text and "unsafe_values(" not in text, task_file
 
 
 def template_variables(text: str) -> set[str]:
@@ -50,34 +67,42 @@ def template_variables(text: str) -> set[str]:
     return names
 
 
-def test_templates_render_only_guarded_inventory_variables():
-    covered = tuple(guards())
-    role_prefixes = tuple(role + "_" for role in ROLES)
-    unguarded = []
-    for template in (ROOT / "roles").glob("*/templates/**/*.j2"):
-        for name in template_variables(template.read_text()):
-            if name.startswith(role_prefixes) and not name.startswith(covered):
-                unguarded.append(f"{template.relative_to(ROOT)}: {name}")
-    assert unguarded == []
+def outputs(role: str) -> set[str]:
+    path = ROOT / "roles" / role / "vars" / "main.yml"
+    return {name for name in (yaml.safe_load(path.read_text()) or {}) if not name.startswith("__")} if path.exists() else set()
+
+
+@pytest.mark.parametrize("role", VALIDATED)
+def test_templates_render_only_checked_inventory_variables(role):
+    """Every role-prefixed variable a template renders is an input preflight checks for a role of
+    its chain (argument spec option or role prefix), or an output of a role of the chain."""
+    chain = role_closure(["web2py.deploy." + role], ROLES_DIR)
+    prefixes = tuple(r + "_" for r in ROLES if r != "preflight")
+    produced = set().union(*(outputs(r) for r in chain))
+    unchecked = []
+    for template in (ROOT / "roles" / role / "templates").glob("**/*.j2"):
+        names = {n for n in template_variables(template.read_text()) if n.startswith(prefixes)}
+        checked = {n for r in chain for n in role_settings(names, ROLES_DIR, r)}
+        unchecked += [f"{template.relative_to(ROOT)}: {n}" for n in sorted(names - checked - produced)]
+    assert unchecked == []
 
 
 def test_the_scan_sees_role_variables():
     """Control: the template scan finds the variables a known template renders."""
-    names = template_variables((ROOT / "roles/web2py/templates/web2py.service.j2").read_text())
-    assert {"web2py_user", "web2py_server_port", "web2py_service_name"} <= names
+    names = template_variables((ROOT / "roles/web2py_server/templates/web2py.service.j2").read_text())
+    assert {"web2py_user", "web2py_server_port", "web2py_service_name", "web2py_root_dir"} <= names
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_setting_types_are_checked_first(role):
-    """Every role checks, before anything else, that its settings have the types its argument
-    spec declares (a string from -e for a bool, list or dict passes the spec)."""
-    for task_file in sorted((ROOT / "roles" / role / "tasks").glob("*.yml")):
-        tasks = re.split(r"\n(?=- name:)", task_file.read_text())
-        for index, task in enumerate(tasks):
-            if "web2py.deploy.type_problems(" in task:
-                assert f"varnames', '^{role}_')" in task, f"{task_file}: not over ^{role}_"
-                assert "role_path ~ '/meta/argument_specs.yml'" in task, f"{task_file}: not the role's own spec"
-                earlier = [t for t in tasks[:index] if "ansible.builtin.assert" in t]
-                assert earlier == [], f"{task_file}: checks run before the type check"
-                return
-    pytest.fail(f"roles/{role}/tasks: no type_problems check")
+def test_no_role_reads_another_roles_internal_variables(role):
+    """Roles talk through documented inputs and outputs: __<other role>_ names stay private."""
+    others = [r for r in ROLES if r != role and not role.startswith(r + "_")]
+    crossing = []
+    for path in (ROOT / "roles" / role).glob("**/*"):
+        if path.suffix not in (".yml", ".j2") or not path.is_file():
+            continue
+        for name in set(re.findall(r"\b__([a-z][a-z0-9_]*)", path.read_text())):
+            owner = max((r for r in ROLES if name.startswith(r + "_")), key=len, default=role)
+            if owner != role and owner in others:
+                crossing.append(f"{path.relative_to(ROOT)}: __{name}")
+    assert crossing == []

@@ -1,0 +1,113 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) web2py.deploy contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the preflight role validates before any role of a play changes a host.
+
+``role_closure`` turns the role names a play runs (``ansible_role_names``, or a playbook's list)
+into this collection's roles with every role they depend on through ``meta/main.yml``,
+dependencies first. ``preflight_plan`` says which of them have settings not validated yet in
+this run: it fingerprints each role's inputs (the options of its argument spec) (salted SHA-256 of their values, never the values
+themselves) and leaves out the roles whose fingerprint was seen, so a role validated by a first
+play is not validated again by the plays that apply it, while a play that changes one of its
+settings validates it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import typing as t
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.yaml import yaml_load
+
+PREFIX = "web2py.deploy."
+SELF = "preflight"
+
+
+def _load(path: str) -> t.Any:
+    try:
+        with open(path, "rb") as handle:
+            return yaml_load(handle.read()) or {}
+    except FileNotFoundError:
+        return {}
+    except Exception as exc:  # a broken file of the collection itself
+        raise AnsibleFilterError("preflight: cannot read %s: %s" % (path, exc))
+
+
+def _local_name(name: t.Any, roles_dir: str) -> t.Optional[str]:
+    if isinstance(name, dict):
+        name = name.get("role") or name.get("name")
+    if not isinstance(name, str) or not name.startswith(PREFIX):
+        return None
+    local = name[len(PREFIX):]
+    if "/" in local or local in ("", ".", "..") or not os.path.isdir(os.path.join(roles_dir, local)):
+        return None
+    return local
+
+
+def role_closure(names: t.Sequence[t.Any], roles_dir: str) -> t.List[str]:
+    """This collection's roles among names (FQCN), with their meta dependencies, dependencies first."""
+    if not isinstance(names, (list, tuple)):
+        raise AnsibleFilterError("role_closure: a list of role names is required")
+    order: t.List[str] = []
+    visiting: t.Set[str] = set()
+
+    def visit(local: str) -> None:
+        if local in order or local in visiting:
+            return
+        visiting.add(local)
+        meta = _load(os.path.join(roles_dir, local, "meta", "main.yml"))
+        for dep in (meta.get("dependencies") or []) if isinstance(meta, dict) else []:
+            dep_local = _local_name(dep, roles_dir)
+            if dep_local:
+                visit(dep_local)
+        visiting.discard(local)
+        order.append(local)
+
+    for name in names:
+        local = _local_name(name, roles_dir)
+        if local:
+            visit(local)
+    return [role for role in order if role != SELF]
+
+
+def _spec_options(roles_dir: str, role: str) -> t.Dict[str, t.Any]:
+    spec = _load(os.path.join(roles_dir, role, "meta", "argument_specs.yml"))
+    options: t.Dict[str, t.Any] = {}
+    for entry in ((spec.get("argument_specs") or {}) if isinstance(spec, dict) else {}).values():
+        options.update((entry or {}).get("options") or {})
+    return options
+
+
+def role_settings(settings: t.Iterable[str], roles_dir: str, role: str, prefixed: bool = True) -> t.List[str]:
+    """Names of role's settings among settings (names, or a mapping of them): its argument spec's
+    options, and with prefixed every name that starts with the role's name and _."""
+    options = _spec_options(roles_dir, role)
+    return sorted(name for name in settings if name in options or (prefixed and name.startswith(role + "_")))
+
+
+def preflight_plan(roles: t.Sequence[str], settings: t.Mapping[str, t.Any], roles_dir: str,
+                   seen: t.Optional[t.Sequence[str]] = None, salt: str = "") -> t.Dict[str, str]:
+    """{role: fingerprint} of the roles whose settings have not been validated in this run."""
+    if not isinstance(settings, dict):
+        raise AnsibleFilterError("preflight_plan: settings must be a mapping of names to values")
+    known = set(seen or [])
+    plan: t.Dict[str, str] = {}
+    for role in roles:
+        # The inputs only (the argument spec's options): outputs and registered values with the
+        # role's prefix change while the roles run.
+        names = role_settings(settings, roles_dir, role, prefixed=False)
+        payload = json.dumps([role, [[name, settings[name]] for name in names]], sort_keys=True, default=str)
+        fingerprint = hashlib.sha256((salt + "\0" + payload).encode("utf-8", "surrogatepass")).hexdigest()
+        if fingerprint not in known:
+            plan[role] = fingerprint
+    return plan
+
+
+class FilterModule:
+    """web2py.deploy's preflight filters."""
+
+    def filters(self) -> t.Dict[str, t.Callable[..., t.Any]]:
+        return {"role_closure": role_closure, "role_settings": role_settings, "preflight_plan": preflight_plan}
