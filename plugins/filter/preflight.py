@@ -81,11 +81,28 @@ def _spec_options(roles_dir: str, role: str) -> t.Dict[str, t.Any]:
     return options
 
 
-def role_settings(settings: t.Iterable[str], roles_dir: str, role: str, prefixed: bool = True) -> t.List[str]:
-    """Names of role's settings among settings (names, or a mapping of them): its argument spec's
-    options, and with prefixed every name that starts with the role's name and _."""
-    options = _spec_options(roles_dir, role)
-    return sorted(name for name in settings if name in options or (prefixed and name.startswith(role + "_")))
+def _outputs(roles_dir: str) -> t.Set[str]:
+    """Names every role of the collection sets in its vars/main.yml (outputs and internal values)."""
+    names: t.Set[str] = set()
+    for role in sorted(os.listdir(roles_dir)):
+        values = _load(os.path.join(roles_dir, role, "vars", "main.yml"))
+        names.update(values if isinstance(values, dict) else ())
+    return names
+
+
+def role_settings(settings: t.Iterable[str], roles_dir: str, role: t.Union[str, t.Sequence[str]],
+                  prefixed: bool = True) -> t.List[str]:
+    """Names of a role's (or roles') settings among settings (names, or a mapping of them): the
+    argument spec's options, and with prefixed every other name that starts with the role's name
+    and _ except the values roles set themselves (vars/main.yml: outputs, internal values)."""
+    roles = [role] if isinstance(role, str) else list(role)
+    options: t.Dict[str, t.Any] = {}
+    for one in roles:
+        options.update(_spec_options(roles_dir, one))
+    prefixes = tuple(one + "_" for one in roles)
+    outputs = _outputs(roles_dir) if prefixed else set()
+    return sorted(name for name in settings
+                  if name in options or (prefixed and name.startswith(prefixes) and name not in outputs))
 
 
 def preflight_plan(roles: t.Sequence[str], settings: t.Mapping[str, t.Any], roles_dir: str,

@@ -1,17 +1,23 @@
 """Scenario single: one host with everything, checked through its nginx front end."""
 from __future__ import annotations
 
+import json
 import shlex
 import time
 
+import pytest
 from conftest import (
     ADMIN_PATHS,
+    Client,
     assert_appconfig_as_written,
     assert_check_mode_clean,
     assert_static_by_web_server,
     assert_ticket_written,
     assert_tls_policy,
+    changed_tasks,
     processes,
+    recap_changed,
+    run_playbook,
 )
 
 # Where a secret could be written on the host (searched recursively).
@@ -166,3 +172,52 @@ def test_only_the_front_end_listens_on_public_addresses(host):
         if address not in ("127.0.0.1", "[::1]"):
             public.append((address, port, fields[6] if len(fields) > 6 else ""))
     assert public and all(port in ("80", "443") and '"nginx"' in users for _address, port, users in public), public
+
+
+# Last: the host is switched through every recipe of single.yml and back to nginx_uwsgi. Each
+# step converges twice (the second run changes nothing), the site answers through the new front
+# end (standalone: web2py's own server on 127.0.0.1:8000), the previous recipe's units are stopped
+# and disabled, and the scheduler keeps running beside every recipe (its base role no longer
+# touches web2py.service: apache_proxy and standalone answered 503 after a second converge).
+SWITCH = [
+    ("apache_wsgi", {"apache2"}),
+    ("apache_proxy", {"apache2", "web2py"}),
+    ("lighttpd_fcgi", {"lighttpd", "web2py-fcgi.socket"}),
+    ("standalone", {"web2py"}),
+    ("nginx_uwsgi", {"nginx", "uwsgi-emperor"}),
+]
+ALL_UNITS = {"nginx", "uwsgi-emperor", "apache2", "lighttpd", "web2py-fcgi.socket", "web2py-fcgi", "web2py"}
+
+
+def converge_as(frontend: str) -> str:
+    run = run_playbook("converge.yml", "-e", json.dumps({"single_frontend": frontend}))
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-3000:]
+    return output
+
+
+@pytest.mark.parametrize("frontend,units", SWITCH, ids=[name for name, _units in SWITCH])
+def test_switch_recipe_converges_twice_and_serves(host, frontend, units):
+    converge_as(frontend)
+    second = converge_as(frontend)
+    assert set(recap_changed(second).values()) == {0}, changed_tasks(second)
+    for unit in units:
+        assert host.service(unit).is_running and host.service(unit).is_enabled, (frontend, unit)
+    for unit in ALL_UNITS - units - {"web2py-fcgi"}:  # (the socket starts the FastCGI service)
+        assert not host.service(unit).is_running and not host.service(unit).is_enabled, (frontend, unit)
+    assert host.service("web2py-scheduler@probe").is_running
+    client = (Client(host, "http://127.0.0.1:8000", "/tmp/jar-standalone") if frontend == "standalone"
+              else Client(host, "https://127.0.0.1", f"/tmp/jar-{frontend}"))
+    for _attempt in range(30):
+        answer = client.get("/probe/default/ping")
+        if answer.status == 200:
+            break
+        time.sleep(1)
+    assert answer.status == 200 and answer.body == "pong", (frontend, answer.status)
+    assert client.get("/probe/default/dbrw").json()["engine"] == "postgres"
+    recorded = json.loads(host.file("/etc/ansible/facts.d/web2py_frontend.fact").content_string)
+    assert recorded["web2py"]["name"] == frontend
+    # The admin password file is the one for the port web2py sees behind this front end.
+    port = "8000" if frontend in ("apache_proxy", "standalone") else "443"
+    files = host.run("ls /srv/web2py/web2py").stdout.split()
+    assert [f for f in files if f.startswith("parameters_")] == [f"parameters_{port}.py"], files

@@ -1,0 +1,72 @@
+"""Unit tests of web2py.deploy.role_closure, role_settings and preflight_plan."""
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.web2py.deploy.plugins.filter.preflight import preflight_plan, role_closure, role_settings
+
+ROLES = str(pathlib.Path(__file__).resolve().parents[4] / "roles")
+
+
+def test_closure_puts_dependencies_first_once():
+    chain = role_closure(["web2py.deploy.nginx_uwsgi", "web2py.deploy.web2py_scheduler"], ROLES)
+    assert chain == ["web2py", "web2py_frontend", "web2py_tls", "nginx_uwsgi", "web2py_scheduler"]
+
+
+def test_closure_of_apache_proxy_reaches_the_server_and_apache():
+    chain = role_closure(["web2py.deploy.apache_proxy"], ROLES)
+    assert chain.index("web2py") < chain.index("web2py_server") < chain.index("apache_proxy")
+    assert {"web2py_apache", "web2py_tls", "web2py_frontend"} <= set(chain)
+    assert "preflight" not in chain
+
+
+@pytest.mark.parametrize("name", ["nginx_uwsgi", "other.collection.nginx_uwsgi", "web2py.deploy.nope",
+                                  "web2py.deploy.../roles", "web2py.deploy.", 42, None])
+def test_closure_ignores_foreign_and_unknown_names(name):
+    assert role_closure([name], ROLES) == []
+
+
+def test_closure_needs_a_list():
+    with pytest.raises(AnsibleFilterError):
+        role_closure("web2py.deploy.web2py", ROLES)
+
+
+def test_settings_are_spec_options_and_prefixed_names():
+    names = ["web2py_hsts_max_age", "web2py_tls_dir", "web2py_tls_typo", "web2py_user", "nginx_uwsgi_x"]
+    assert role_settings(names, ROLES, "web2py_tls") == ["web2py_hsts_max_age", "web2py_tls_dir", "web2py_tls_typo"]
+    assert role_settings(names, ROLES, "web2py_tls", False) == ["web2py_hsts_max_age", "web2py_tls_dir"]
+
+
+def test_settings_leave_out_what_roles_set_themselves():
+    """Outputs (vars/main.yml) are not inputs: web2py_preview may not even be computable yet."""
+    names = ["web2py_preview", "web2py_root_dir", "web2py_user", "web2py_typo"]
+    assert role_settings(names, ROLES, "web2py") == ["web2py_typo", "web2py_user"]
+    assert role_settings(names, ROLES, ["web2py", "web2py_tls"], False) == ["web2py_user"]
+
+
+def test_plan_validates_once_per_input_values():
+    settings = {"web2py_tls_dir": "/etc/x", "web2py_user": "web2py", "web2py_preview": False}
+    first = preflight_plan(["web2py", "web2py_tls"], settings, ROLES, [], "salt")
+    assert set(first) == {"web2py", "web2py_tls"}
+    assert preflight_plan(["web2py", "web2py_tls"], settings, ROLES, list(first.values()), "salt") == {}
+    # An output changing while the roles run is not an input: nothing to validate again.
+    outputs = dict(settings, web2py_preview=True)
+    assert preflight_plan(["web2py", "web2py_tls"], outputs, ROLES, list(first.values()), "salt") == {}
+    # A changed input is validated again, for its role only.
+    changed = dict(settings, web2py_tls_dir="/etc/y")
+    assert set(preflight_plan(["web2py", "web2py_tls"], changed, ROLES, list(first.values()), "salt")) == {"web2py_tls"}
+
+
+def test_plan_fingerprints_are_salted_and_hold_no_value():
+    settings = {"web2py_admin_password": "s3cret"}
+    one = preflight_plan(["web2py"], settings, ROLES, [], "a")["web2py"]
+    two = preflight_plan(["web2py"], settings, ROLES, [], "b")["web2py"]
+    assert one != two and "s3cret" not in one and len(one) == 64
+
+
+def test_plan_needs_a_mapping():
+    with pytest.raises(AnsibleFilterError):
+        preflight_plan(["web2py"], ["web2py_user"], ROLES)
