@@ -123,8 +123,18 @@ def preflight_plan(roles: t.Sequence[str], settings: t.Mapping[str, t.Any], role
     return plan
 
 
+def unsupported_roles(roles: t.Sequence[str], roles_dir: str, release_file: str) -> t.List[str]:
+    """The roles without the vars file of a release (e.g. Debian-13.yml): each names the releases
+    it supports with such a file."""
+    if not isinstance(release_file, str) or "/" in release_file or not release_file.endswith(".yml"):
+        raise AnsibleFilterError("unsupported_roles: a file name such as Debian-13.yml is required")
+    return [role for role in roles if not os.path.isfile(os.path.join(roles_dir, role, "vars", release_file))]
+
+
 class FilterModule:
     """web2py.deploy's preflight filters."""
 
     def filters(self) -> t.Dict[str, t.Callable[..., t.Any]]:
-        return {"role_closure": role_closure, "role_settings": role_settings, "preflight_plan": preflight_plan}
+        return {"role_closure": role_closure, "role_settings": role_settings, "preflight_plan": preflight_plan,
+                "unsupported_roles": unsupported_roles}
+
