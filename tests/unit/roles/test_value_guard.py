@@ -42,7 +42,14 @@ def test_preflight_checks_types_first_and_line_breaks_last():
     kinds = ["types" if "type_problems(" in tasks[i] else "unsafe" if "unsafe_values(" in tasks[i]
              else "own" if "validate.yml" in tasks[i] else "spec" if "validate_argument_spec" in tasks[i]
              else "platform" for i in checks]
-    assert kinds == ["platform", "spec", "types", "own", "unsafe"]
+    assert kinds == ["spec", "types", "own", "unsafe"]
+    main = (ROOT / "roles/preflight/tasks/main.yml").read_text()
+    assert main.index("unsupported_roles(") < main.index("file: role.yml"), "the platform is checked first"
+
+
+@pytest.mark.parametrize("role", VALIDATED)
+def test_every_role_names_the_releases_it_supports(role):
+    assert {"Debian-12.yml", "Debian-13.yml"} <= {p.name for p in (ROOT / "roles" / role / "vars").glob("*.yml")}
 
 
 def test_only_raw_directive_blocks_are_exempt_from_the_line_break_check():

@@ -6,7 +6,8 @@ import pathlib
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.web2py.deploy.plugins.filter.preflight import preflight_plan, role_closure, role_settings
+from ansible_collections.web2py.deploy.plugins.filter.preflight import (
+    preflight_plan, role_closure, role_settings, unsupported_roles)
 
 ROLES = str(pathlib.Path(__file__).resolve().parents[4] / "roles")
 
@@ -70,3 +71,10 @@ def test_plan_fingerprints_are_salted_and_hold_no_value():
 def test_plan_needs_a_mapping():
     with pytest.raises(AnsibleFilterError):
         preflight_plan(["web2py"], ["web2py_user"], ROLES)
+
+
+def test_unsupported_roles_are_those_without_the_release_file():
+    assert unsupported_roles(["web2py", "nginx_uwsgi"], ROLES, "Debian-13.yml") == []
+    assert unsupported_roles(["web2py", "nginx_uwsgi"], ROLES, "Debian-11.yml") == ["web2py", "nginx_uwsgi"]
+    with pytest.raises(AnsibleFilterError):
+        unsupported_roles(["web2py"], ROLES, "../../etc/passwd")
