@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import threading
@@ -178,6 +179,23 @@ def rolling_under_watch(host, extra: dict, requests: int, until_done: bool, limi
 def rolling_play(output: str) -> str:
     """The output of the play that drains and updates (after the check-mode play)."""
     return output.split(ROLLING_PLAY, 1)[-1].split("PLAY RECAP", 1)[0]
+
+
+def test_one_bad_value_on_one_host_stops_every_host_before_any_change(host):
+    """site.yml's first play validates every host's roles: a bad HAProxy port (only the balancer
+    runs that role) fails there, naming the variable, and no host changes anything: the recap
+    reports changed=0 for all five hosts and no play after the validation ran."""
+    playbook = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
+    run = subprocess.run(["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook,
+                          "-e", json.dumps({"haproxy_https_port": 70000})],
+                         capture_output=True, text=True, timeout=900, check=False,
+                         env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"})
+    output = run.stdout + run.stderr
+    assert run.returncode != 0 and "haproxy_https_port" in output, output[-3000:]
+    recap = dict(re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.M))
+    assert set(recap) >= {LB, *APPS, DB, WORKER} and set(recap.values()) == {"0"}, recap
+    assert "PLAY [PostgreSQL servers]" not in output, output[-3000:]
+    assert wait_for_servers(host, APPS) == {APPS[0]: True, APPS[1]: True}
 
 
 def test_rolling_update_drops_no_request(host):
