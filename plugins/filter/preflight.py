@@ -137,4 +137,3 @@ class FilterModule:
     def filters(self) -> t.Dict[str, t.Callable[..., t.Any]]:
         return {"role_closure": role_closure, "role_settings": role_settings, "preflight_plan": preflight_plan,
                 "unsupported_roles": unsupported_roles}
-
