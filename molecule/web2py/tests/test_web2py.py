@@ -8,6 +8,7 @@ import re
 import shlex
 import subprocess
 import uuid
+import zipfile
 
 import pytest
 from conftest import (
@@ -17,6 +18,7 @@ from conftest import (
     assert_check_mode_clean,
     assert_probe_answers,
     assert_ticket_written,
+    changed_tasks,
     run_playbook,
     secret_values,
 )
@@ -330,6 +332,46 @@ def test_planted_links_never_make_root_change_anything_outside(host):
     assert host.file(f"{apps}/notes/cache").is_directory and host.file(f"{apps}/notes/cache").user == "web2py"
     assert host.file(f"{apps}/notes/models/0_web2py_deploy.py").is_file
     assert host.file(f"{apps}/probe/private/appconfig.ini").mode == 0o600
+
+
+def test_code_changed_or_removed_by_hand_is_put_back(host, app):
+    """In an application deployed from a folder (probe) and one from an archive (notes): a code
+    file edited by hand at the same size and time (only its content differs) and code files
+    removed by hand (one of them the managed model) are put back by the next deploy, with their
+    owner and mode; the applications' databases and uploads on the server stay as they were."""
+    apps = f"{ROOT}/applications"
+    probe_src = os.path.join(SCENARIO, "..", "..", "roles", "web2py", "files")
+    with zipfile.ZipFile(os.path.join(SCENARIO, "files", "notes.zip")) as notes_zip:
+        expected = {
+            "probe/controllers/default.py": open(os.path.join(probe_src, "probe", "controllers", "default.py"), "rb").read(),
+            "notes/controllers/default.py": notes_zip.read("controllers/default.py"),
+            "probe/models/0_web2py_deploy.py": open(os.path.join(probe_src, "0_web2py_deploy.py"), "rb").read(),
+        }
+    data = " ".join(f"{apps}/{a}/{d}" for a in ("probe", "notes") for d in ("databases", "uploads"))
+    listing = f"find {data} -type f -exec sha256sum {{}} + | sort"
+    plant = " && ".join([
+        f"printf %s hand-data > {apps}/probe/databases/hand.sqlite",
+        f"printf %s hand-upload > {apps}/notes/uploads/hand-upload.txt",
+        # First byte swapped, size and time kept: rsync's size-and-time check would miss it.
+        f"f={apps}/probe/controllers/default.py && t=$(stat -c %Y $f)"
+        " && printf Q | dd of=$f bs=1 count=1 conv=notrunc status=none && touch -d @$t $f",
+        f"rm {apps}/notes/controllers/default.py {apps}/probe/models/0_web2py_deploy.py",
+    ])
+    out = host.run(f"sudo -u web2py sh -c {shlex.quote(plant)}")
+    assert out.rc == 0, out.stderr
+    assert host.file(f"{apps}/probe/controllers/default.py").content != expected["probe/controllers/default.py"]
+    before = host.run(listing).stdout
+    assert "hand.sqlite" in before and "hand-upload.txt" in before
+    result = run_playbook("redeploy.yml")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert any("Sync staged applications" in task for task in changed_tasks(result.stdout)), result.stdout[-3000:]
+    for rel, content in expected.items():
+        f = host.file(f"{apps}/{rel}")
+        assert f.content == content, rel
+        assert (f.user, f.group, f.mode) == ("web2py", "web2py", 0o640), rel
+    assert host.run(listing).stdout == before
+    assert_probe_answers(app)
+    host.run(f"rm -f {apps}/probe/databases/hand.sqlite {apps}/notes/uploads/hand-upload.txt")
 
 
 def test_deploy_never_overwrites_runtime_data(host, app, lab_vars, tmp_path):
