@@ -123,6 +123,20 @@ def preflight_plan(roles: t.Sequence[str], settings: t.Mapping[str, t.Any], role
     return plan
 
 
+def roles_in_scope(roles: t.Sequence[str], roles_dir: str, names: t.Iterable[str]) -> t.List[str]:
+    """The roles whose defaults (defaults/main.yml) are all among names, the variables defined
+    where this runs. Under roles: or import_role every role's defaults are visible to the whole
+    play; a role reached through include_role shows its defaults to its own tasks and to the
+    dependencies below it only."""
+    defined = set(names)
+    kept = []
+    for role in roles:
+        defaults = _load(os.path.join(roles_dir, role, "defaults", "main.yml"))
+        if set(defaults if isinstance(defaults, dict) else ()) <= defined:
+            kept.append(role)
+    return kept
+
+
 def unsupported_roles(roles: t.Sequence[str], roles_dir: str, release_file: str) -> t.List[str]:
     """The roles without the vars file of a release (e.g. Debian-13.yml): each names the releases
     it supports with such a file."""
@@ -136,4 +150,4 @@ class FilterModule:
 
     def filters(self) -> t.Dict[str, t.Callable[..., t.Any]]:
         return {"role_closure": role_closure, "role_settings": role_settings, "preflight_plan": preflight_plan,
-                "unsupported_roles": unsupported_roles}
+                "unsupported_roles": unsupported_roles, "roles_in_scope": roles_in_scope}

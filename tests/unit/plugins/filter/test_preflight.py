@@ -7,7 +7,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.web2py.deploy.plugins.filter.preflight import (
-    preflight_plan, role_closure, role_settings, unsupported_roles)
+    preflight_plan, role_closure, role_settings, roles_in_scope, unsupported_roles)
 
 ROLES = str(pathlib.Path(__file__).resolve().parents[4] / "roles")
 
@@ -78,3 +78,11 @@ def test_unsupported_roles_are_those_without_the_release_file():
     assert unsupported_roles(["web2py", "nginx_uwsgi"], ROLES, "Debian-11.yml") == ["web2py", "nginx_uwsgi"]
     with pytest.raises(AnsibleFilterError):
         unsupported_roles(["web2py"], ROLES, "../../etc/passwd")
+
+
+def test_roles_in_scope_are_those_whose_defaults_are_all_defined():
+    import yaml
+    tls = set(yaml.safe_load(open(ROLES + "/web2py_tls/defaults/main.yml")))
+    assert roles_in_scope(["web2py_tls"], ROLES, tls | {"other"}) == ["web2py_tls"]
+    assert roles_in_scope(["web2py_tls"], ROLES, tls - {"web2py_tls_dir"}) == []
+    assert roles_in_scope(["web2py_standalone"], ROLES, []) == ["web2py_standalone"]  # no defaults
