@@ -43,8 +43,8 @@ def test_preflight_checks_types_first_and_line_breaks_last():
              else "own" if "validate.yml" in tasks[i] else "spec" if "validate_argument_spec" in tasks[i]
              else "platform" for i in checks]
     assert kinds == ["spec", "types", "own", "unsafe"]
-    main = (ROOT / "roles/preflight/tasks/main.yml").read_text()
-    assert main.index("unsupported_roles(") < main.index("file: role.yml"), "the platform is checked first"
+    pending = (ROOT / "roles/preflight/tasks/pending.yml").read_text()
+    assert pending.index("unsupported_roles(") < pending.index("file: role.yml"), "the platform is checked first"
 
 
 @pytest.mark.parametrize("role", VALIDATED)
