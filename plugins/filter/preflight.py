@@ -106,13 +106,19 @@ def role_settings(settings: t.Iterable[str], roles_dir: str, role: t.Union[str, 
 
 
 def preflight_plan(roles: t.Sequence[str], settings: t.Mapping[str, t.Any], roles_dir: str,
-                   seen: t.Optional[t.Sequence[str]] = None, salt: str = "") -> t.Dict[str, str]:
-    """{role: fingerprint} of the roles whose settings have not been validated in this run."""
+                   seen: t.Optional[t.Sequence[str]] = None, salt: str = "",
+                   unresolved: t.Optional[t.Sequence[str]] = None) -> t.Dict[str, str]:
+    """{role: fingerprint} of the roles whose settings have not been validated in this run.
+    A role with an input among unresolved (it cannot be rendered here) is left to a later run of
+    preflight, where it can."""
     if not isinstance(settings, dict):
         raise AnsibleFilterError("preflight_plan: settings must be a mapping of names to values")
     known = set(seen or [])
+    deferred = set(unresolved or [])
     plan: t.Dict[str, str] = {}
     for role in roles:
+        if deferred.intersection(_spec_options(roles_dir, role)):
+            continue
         # The inputs only (the argument spec's options): outputs and registered values with the
         # role's prefix change while the roles run.
         names = role_settings(settings, roles_dir, role, prefixed=False)

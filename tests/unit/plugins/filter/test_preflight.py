@@ -86,3 +86,9 @@ def test_roles_in_scope_are_those_whose_defaults_are_all_defined():
     assert roles_in_scope(["web2py_tls"], ROLES, tls | {"other"}) == ["web2py_tls"]
     assert roles_in_scope(["web2py_tls"], ROLES, tls - {"web2py_tls_dir"}) == []
     assert roles_in_scope(["web2py_standalone"], ROLES, []) == ["web2py_standalone"]  # no defaults
+
+
+def test_plan_leaves_roles_with_an_unresolved_input_to_a_later_run():
+    settings = {"web2py_user": "web2py"}
+    plan = preflight_plan(["web2py", "apache_wsgi"], settings, ROLES, [], "s", ["apache_wsgi_server_name"])
+    assert list(plan) == ["web2py"]
