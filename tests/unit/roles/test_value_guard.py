@@ -23,9 +23,19 @@ def dependencies(role: str) -> list[str]:
     return [dep["role"] if isinstance(dep, dict) else dep for dep in meta.get("dependencies") or []]
 
 
+# Reached only through the roles that depend on them, whose preflight validates them too.
+SHARED = {"web2py_tls", "web2py_frontend", "web2py_server", "web2py_apache"}
+
+
 @pytest.mark.parametrize("role", VALIDATED)
-def test_preflight_is_every_roles_first_dependency(role):
-    assert dependencies(role)[:1] == ["web2py.deploy.preflight"], f"roles/{role}/meta/main.yml"
+def test_preflight_is_the_first_dependency_of_every_role_a_playbook_applies(role):
+    if role in SHARED:
+        assert "web2py.deploy.preflight" not in dependencies(role), f"roles/{role}/meta/main.yml"
+        users = [other for other in VALIDATED if other not in SHARED
+                 and role in role_closure(["web2py.deploy." + other], ROLES_DIR)]
+        assert users, f"{role} is used by no role that runs preflight"
+    else:
+        assert dependencies(role)[:1] == ["web2py.deploy.preflight"], f"roles/{role}/meta/main.yml"
 
 
 @pytest.mark.parametrize("role", VALIDATED)
