@@ -6,7 +6,8 @@
 ``role_closure`` turns the role names a play runs (``ansible_role_names``, or a playbook's list)
 into this collection's roles with every role they depend on through ``meta/main.yml``,
 dependencies first. ``preflight_plan`` says which of them have settings not validated yet in
-this run: it fingerprints each role's inputs (the options of its argument spec) (salted SHA-256 of their values, never the values
+this run: it fingerprints each role's inputs (the options of its argument spec and of the specs of
+the roles it depends on, whose values its own checks read) (salted SHA-256 of their values, never the values
 themselves) and leaves out the roles whose fingerprint was seen, so a role validated by a first
 play is not validated again by the plays that apply it, while a play that changes one of its
 settings validates it again.
@@ -120,8 +121,10 @@ def preflight_plan(roles: t.Sequence[str], settings: t.Mapping[str, t.Any], role
         if deferred.intersection(_spec_options(roles_dir, role)):
             continue
         # The inputs only (the argument spec's options): outputs and registered values with the
-        # role's prefix change while the roles run.
-        names = role_settings(settings, roles_dir, role, prefixed=False)
+        # role's prefix change while the roles run. Those of the roles it depends on count too:
+        # its own checks read them (apache_proxy requires a loopback web2py_server_address), so a
+        # later play that changes one validates the role again, not only the dependency.
+        names = role_settings(settings, roles_dir, role_closure([PREFIX + role], roles_dir) + [role], prefixed=False)
         payload = json.dumps([role, [[name, settings[name]] for name in names]], sort_keys=True, default=str)
         fingerprint = hashlib.sha256((salt + "\0" + payload).encode("utf-8", "surrogatepass")).hexdigest()
         if fingerprint not in known:

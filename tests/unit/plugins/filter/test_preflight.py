@@ -61,6 +61,17 @@ def test_plan_validates_once_per_input_values():
     assert set(preflight_plan(["web2py", "web2py_tls"], changed, ROLES, list(first.values()), "salt")) == {"web2py_tls"}
 
 
+def test_plan_validates_again_a_role_whose_dependency_input_changed():
+    """apache_proxy's own checks read web2py_server_address (loopback only): a later play that
+    sets it to 0.0.0.0 must validate apache_proxy again, not only web2py_server."""
+    roles = role_closure(["web2py.deploy.apache_proxy"], ROLES)
+    settings = {"web2py_server_address": "127.0.0.1", "apache_proxy_https_port": 443}
+    first = preflight_plan(roles, settings, ROLES, [], "salt")
+    exposed = dict(settings, web2py_server_address="0.0.0.0")
+    again = preflight_plan(roles, exposed, ROLES, list(first.values()), "salt")
+    assert set(again) == {"web2py_server", "apache_proxy"}
+
+
 def test_plan_fingerprints_are_salted_and_hold_no_value():
     settings = {"web2py_admin_password": "s3cret"}
     one = preflight_plan(["web2py"], settings, ROLES, [], "a")["web2py"]
