@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import time
 
 import pytest
 from conftest import (
@@ -285,6 +286,33 @@ def test_password_rotation_preview_hides_old_and_new_secrets(lab_vars):
     assert_rotation_preview_hides_secrets(
         rotation, (lab_vars["web2py_admin_password"], rotation["web2py_admin_password"], "rotated-Db-Passw0rd-81fe"),
         tasks=("Write parameters_<port>.py", "Render private/appconfig.ini"))
+
+
+def test_next_run_puts_back_what_was_changed_by_hand(host, https):
+    """No shortcut stops checking: a service stopped and disabled, a package removed, the site and
+    vassal files removed, the WSGI entry point and a file of web2py's code edited and another
+    deleted by hand are all put back by the next converge, and the site answers again."""
+    vassal = "/etc/uwsgi-emperor/vassals/web2py.ini"
+    site = "/etc/nginx/sites-enabled/web2py.conf"
+    entry = "/usr/local/libexec/web2py-deploy/web2py-wsgi.py"
+    code, gone = "/srv/web2py/web2py/gluon/contenttype.py", "/srv/web2py/web2py/anyserver.py"
+    before = {path: host.file(path).sha256sum for path in (vassal, site, entry, code, gone)}
+    for command in ("systemctl disable --now nginx", "systemctl disable --now uwsgi-emperor",
+                    f"rm -f {vassal} {site} {gone}", f"echo '# edited' >> {entry}", f"echo '# edited' >> {code}",
+                    "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q acl"):
+        assert host.run(command).rc == 0, command
+    assert host.run("dpkg-query -W -f '${Status}' acl").stdout.strip() != "install ok installed"
+    run = run_playbook("converge.yml")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    for name in ("nginx", "uwsgi-emperor"):
+        assert host.service(name).is_running and host.service(name).is_enabled, name
+    assert {path: host.file(path).sha256sum for path in before} == before
+    assert host.run("dpkg-query -W -f '${Status}' acl").stdout.strip() == "install ok installed"
+    for _attempt in range(30):
+        if https.get("/probe/default/ping").body == "pong":
+            break
+        time.sleep(1)
+    assert https.get("/probe/default/ping").body == "pong"
 
 
 def test_http_redirect(http, https, lab_vars):
