@@ -180,11 +180,12 @@ def test_tls_probe_can_detect_old_protocols(host):
 
 
 def test_web2py_change_restarts_the_backend(host, http):
-    """A change of web2py's units notifies 'web2py changed': the backend restarts with it."""
+    """A change of web2py's settings (an appconfig.ini value) notifies 'web2py changed': the
+    backend (web2py_server's service) restarts with it."""
     pid = host.run("systemctl show -p MainPID --value web2py").stdout.strip()
-    run = run_playbook("converge.yml", "-e", "web2py_sessions2trash_expiration=7200")
+    run = run_playbook("converge.yml", "-e", "web2py_session_expiry=7200")
     assert run.returncode == 0, run.stdout[-2000:]
-    assert "Restart the web2py backend" in run.stdout
+    assert "Restart web2py's server" in run.stdout
     assert host.run("systemctl show -p MainPID --value web2py").stdout.strip() != pid
     deadline = time.monotonic() + 30
     while http.get("/probe/default/ping").status != 200:
