@@ -291,7 +291,9 @@ def test_password_rotation_preview_hides_old_and_new_secrets(lab_vars):
 def test_next_run_puts_back_what_was_changed_by_hand(host, https):
     """No shortcut stops checking: a service stopped and disabled, a package removed, the site and
     vassal files removed, the WSGI entry point and a file of web2py's code edited and another
-    deleted by hand are all put back by the next converge, and the site answers again."""
+    deleted by hand are all put back by the next converge, and the site answers again. A local
+    fact of the front ends that is not JSON is reported and written again."""
+    fact = "/etc/ansible/facts.d/web2py_frontend.fact"
     vassal = "/etc/uwsgi-emperor/vassals/web2py.ini"
     site = "/etc/nginx/sites-enabled/web2py.conf"
     entry = "/usr/local/libexec/web2py-deploy/web2py-wsgi.py"
@@ -299,11 +301,14 @@ def test_next_run_puts_back_what_was_changed_by_hand(host, https):
     before = {path: host.file(path).sha256sum for path in (vassal, site, entry, code, gone)}
     for command in ("systemctl disable --now nginx", "systemctl disable --now uwsgi-emperor",
                     f"rm -f {vassal} {site} {gone}", f"echo '# edited' >> {entry}", f"echo '# edited' >> {code}",
-                    "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q acl"):
+                    "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q acl", f"echo 'not json' > {fact}"):
         assert host.run(command).rc == 0, command
     assert host.run("dpkg-query -W -f '${Status}' acl").stdout.strip() != "install ok installed"
     run = run_playbook("converge.yml")
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    assert "holds no record of web2py" in run.stdout
+    record = json.loads(host.file(fact).content_string)["web2py"]
+    assert record == {"name": "nginx_uwsgi", "units": ["nginx.service", "uwsgi-emperor.service"]}, record
     for name in ("nginx", "uwsgi-emperor"):
         assert host.service(name).is_running and host.service(name).is_enabled, name
     assert {path: host.file(path).sha256sum for path in before} == before
