@@ -153,6 +153,7 @@ def task():
         "status": status.scheduler_task.status,
         "result": status.result,
         "worker": status.scheduler_run.worker_name if status.scheduler_run else None,
+        "traceback": status.scheduler_run.traceback if status.scheduler_run else None,
         "row_served_by": row.served_by if row else None,
     })
 
