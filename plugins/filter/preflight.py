@@ -106,6 +106,17 @@ def role_settings(settings: t.Iterable[str], roles_dir: str, role: t.Union[str, 
                   if name in options or (prefixed and name.startswith(prefixes) and name not in outputs))
 
 
+def _canonical(value: t.Any) -> t.Any:
+    """The value with each mapping as a list of [key, value] pairs sorted by the key's text: YAML
+    keys may mix types (``on:`` is a bool), which json.dumps(sort_keys=True) cannot sort."""
+    if isinstance(value, t.Mapping):
+        pairs = [[str(key), repr(key), _canonical(item)] for key, item in value.items()]
+        return sorted(pairs, key=lambda pair: (pair[0], pair[1]))
+    if isinstance(value, (list, tuple)):
+        return [_canonical(item) for item in value]
+    return value
+
+
 def preflight_plan(roles: t.Sequence[str], settings: t.Mapping[str, t.Any], roles_dir: str,
                    seen: t.Optional[t.Sequence[str]] = None, salt: str = "",
                    unresolved: t.Optional[t.Sequence[str]] = None) -> t.Dict[str, str]:
@@ -125,7 +136,7 @@ def preflight_plan(roles: t.Sequence[str], settings: t.Mapping[str, t.Any], role
         # its own checks read them (apache_proxy requires a loopback web2py_server_address), so a
         # later play that changes one validates the role again, not only the dependency.
         names = role_settings(settings, roles_dir, role_closure([PREFIX + role], roles_dir) + [role], prefixed=False)
-        payload = json.dumps([role, [[name, settings[name]] for name in names]], sort_keys=True, default=str)
+        payload = json.dumps([role, [[name, _canonical(settings[name])] for name in names]], default=str)
         fingerprint = hashlib.sha256((salt + "\0" + payload).encode("utf-8", "surrogatepass")).hexdigest()
         if fingerprint not in known:
             plan[role] = fingerprint

@@ -75,9 +75,13 @@ def path_problem(path: t.Any) -> str:
 
 
 def _type_problems(name: str, value: t.Any, option: t.Mapping[str, t.Any]) -> t.Iterator[str]:
-    if value is None:
-        return
     kind = option.get("type", "str")
+    if value is None:
+        # "name:" with nothing after it: null passes the argument spec, then a loop or test fails
+        # (or a bool reads as false) after changes. Null is a value only where it is the default.
+        if kind in ("bool", "boolean", "list", "dict") and option.get("default") is not None:
+            yield "%s (null)" % name
+        return
     suboptions = option.get("options") or {}
     if kind in ("bool", "boolean"):
         if not isinstance(value, bool):

@@ -103,3 +103,12 @@ def test_plan_leaves_roles_with_an_unresolved_input_to_a_later_run():
     settings = {"web2py_user": "web2py"}
     plan = preflight_plan(["web2py", "apache_wsgi"], settings, ROLES, [], "s", ["apache_wsgi_server_name"])
     assert list(plan) == ["web2py"]
+
+
+def test_plan_reads_mappings_whose_keys_mix_types():
+    """YAML reads "on:" as a bool key: a mapping mixing key types still has one fingerprint."""
+    first = preflight_plan(["web2py"], {"web2py_apps": [{"name": "a", "env": {True: 1, "x": 2, 3: [{None: 4}]}}]},
+                           ROLES, [], "salt")
+    again = preflight_plan(["web2py"], {"web2py_apps": [{"name": "a", "env": {3: [{None: 4}], "x": 2, True: 1}}]},
+                           ROLES, list(first.values()), "salt")
+    assert set(first) == {"web2py"} and again == {}

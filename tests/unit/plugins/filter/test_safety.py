@@ -143,3 +143,17 @@ def test_chain_user_folder_then_root_folder_refused():
 
 def test_chain_skipped_stats_pass():
     assert chain_problem([{"item": "/", "skipped": True}]) == {"writer": "root", "problem": ""}
+
+
+def test_type_problems_name_null_where_the_default_is_not():
+    """"x_names:" with nothing after it is null: it passes the argument spec, then fails (or reads
+    as false) after changes. Null stays a value where it is the default."""
+    spec = {"argument_specs": {"main": {"options": {
+        "x_names": {"type": "list", "elements": "str", "default": []},
+        "x_map": {"type": "dict", "default": {}},
+        "x_on": {"type": "bool", "default": True},
+        "x_opt": {"type": "list", "elements": "str"},
+        "x_text": {"type": "str", "default": "a"},
+    }}}}
+    names = ["x_names", "x_map", "x_on", "x_opt", "x_text"]
+    assert type_problems(names, [None] * 5, spec) == ["x_names (null)", "x_map (null)", "x_on (null)"]
