@@ -31,7 +31,7 @@ esac
 CI_DEBIAN12_SCENARIOS=(cluster single bad_input)
 # Left out of CI's Debian 12 run (the 90-minute budget): rolling.yml's refusal and rescue, which
 # are the playbook's logic over HAProxy's admin socket, the same on both platforms and run on
-# Debian 13, and the single topology's switch through every recipe (ten converges; each
+# Debian 13, and the single topology's switch through every recipe (eight converges; each
 # recipe's own scenario runs on Debian 12 with "--platform debian12"). "--platform debian12" or
 # "--platform all" runs them.
 CI_DEBIAN12_DESELECT=test_rolling_update_never_drains_the_last_server_in_service,test_failed_rolling_update_puts_the_host_back_and_stops,test_switch_recipe_converges_twice_and_serves
