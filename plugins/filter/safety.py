@@ -74,12 +74,13 @@ def path_problem(path: t.Any) -> str:
     return ""
 
 
-def _type_problems(name: str, value: t.Any, option: t.Mapping[str, t.Any]) -> t.Iterator[str]:
+def _type_problems(name: str, value: t.Any, option: t.Mapping[str, t.Any], top: bool = False) -> t.Iterator[str]:
     kind = option.get("type", "str")
     if value is None:
         # "name:" with nothing after it: null passes the argument spec, then a loop or test fails
-        # (or a bool reads as false) after changes. Null is a value only where it is the default.
-        if kind in ("bool", "boolean", "list", "dict") and option.get("default") is not None:
+        # (or a bool reads as false) after changes. A setting is null only where its spec says
+        # that is its default (an entry's sub-option may be left null: unset).
+        if top and kind in ("bool", "boolean", "list", "dict") and not ("default" in option and option["default"] is None):
             yield "%s (null)" % name
         return
     suboptions = option.get("options") or {}
@@ -122,7 +123,7 @@ def type_problems(names: t.Sequence[str], values: t.Sequence[t.Any], spec: t.Map
     problems: t.List[str] = []
     for name, value in zip(names, values):
         if name in options:
-            problems.extend(_type_problems(name, value, options[name]))
+            problems.extend(_type_problems(name, value, options[name], top=True))
     return problems
 
 

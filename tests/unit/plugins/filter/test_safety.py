@@ -70,7 +70,7 @@ def test_type_problems_nested_entries_and_other_entry_points():
 
 
 def test_type_problems_pass_real_booleans_and_unset():
-    assert type_problems(["x_enabled", "x_apps", "x_store"], [False, [{"name": "a"}], None], SPEC) == []
+    assert type_problems(["x_enabled", "x_apps", "x_store"], [False, [{"name": "a"}], {}], SPEC) == []
 
 
 @pytest.mark.parametrize("value", ["welcome", "a,b", "", 3, {"a": 1}])
@@ -154,6 +154,9 @@ def test_type_problems_name_null_where_the_default_is_not():
         "x_on": {"type": "bool", "default": True},
         "x_opt": {"type": "list", "elements": "str"},
         "x_text": {"type": "str", "default": "a"},
+        "x_unset": {"type": "list", "default": None},
+        "x_entries": {"type": "list", "elements": "dict", "default": [], "options": {"on": {"type": "bool"}}},
     }}}}
-    names = ["x_names", "x_map", "x_on", "x_opt", "x_text"]
-    assert type_problems(names, [None] * 5, spec) == ["x_names (null)", "x_map (null)", "x_on (null)"]
+    names = ["x_names", "x_map", "x_on", "x_opt", "x_text", "x_unset"]
+    assert type_problems(names, [None] * 6, spec) == ["x_names (null)", "x_map (null)", "x_on (null)", "x_opt (null)"]
+    assert type_problems(["x_entries"], [[{"on": None}]], spec) == []
