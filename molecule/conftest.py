@@ -707,7 +707,7 @@ def assert_raw_admin_requests_refused(host, port: int = 80) -> None:
 
 
 def pytest_collection_modifyitems(config, items):
-    """W2P_DESELECT (comma-separated test names): tests CI leaves out on its second platform
+    """W2P_DESELECT (comma-separated test names): tests CI leaves out for its time budget
     (scripts/test.sh says which and why); reported as deselected, never as passed."""
     names = {name.strip() for name in os.environ.get("W2P_DESELECT", "").split(",") if name.strip()}
     if not names:

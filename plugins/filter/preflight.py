@@ -106,6 +106,20 @@ def role_settings(settings: t.Iterable[str], roles_dir: str, role: t.Union[str, 
                   if name in options or (prefixed and name.startswith(prefixes) and name not in outputs))
 
 
+def _wired(roles_dir: str) -> t.Set[str]:
+    """Names the roles set for their dependencies (vars of a dependency in meta/main.yml, such as
+    web2py_frontend_name): wiring between roles, built from inputs the setting role validates,
+    not inputs of their own; they differ with the role that sets them (apache_wsgi or nginx_uwsgi
+    in a play loading both), so a fingerprint that held them would validate again for nothing."""
+    names: t.Set[str] = set()
+    for role in sorted(os.listdir(roles_dir)):
+        meta = _load(os.path.join(roles_dir, role, "meta", "main.yml"))
+        for dep in (meta.get("dependencies") or []) if isinstance(meta, dict) else []:
+            if isinstance(dep, dict) and isinstance(dep.get("vars"), dict):
+                names.update(dep["vars"])
+    return names
+
+
 def _canonical(value: t.Any) -> t.Any:
     """The value with each mapping as a list of [key, value] pairs sorted by the key's text: YAML
     keys may mix types (``on:`` is a bool), which json.dumps(sort_keys=True) cannot sort."""
@@ -126,6 +140,7 @@ def preflight_plan(roles: t.Sequence[str], settings: t.Mapping[str, t.Any], role
     if not isinstance(settings, dict):
         raise AnsibleFilterError("preflight_plan: settings must be a mapping of names to values")
     known = set(seen or [])
+    wired = _wired(roles_dir)
     deferred = set(unresolved or [])
     plan: t.Dict[str, str] = {}
     for role in roles:
@@ -135,7 +150,8 @@ def preflight_plan(roles: t.Sequence[str], settings: t.Mapping[str, t.Any], role
         # role's prefix change while the roles run. Those of the roles it depends on count too:
         # its own checks read them (apache_proxy requires a loopback web2py_server_address), so a
         # later play that changes one validates the role again, not only the dependency.
-        names = role_settings(settings, roles_dir, role_closure([PREFIX + role], roles_dir) + [role], prefixed=False)
+        names = [name for name in role_settings(settings, roles_dir, role_closure([PREFIX + role], roles_dir) + [role], prefixed=False)
+                 if name not in wired]
         payload = json.dumps([role, [[name, _canonical(settings[name])] for name in names]], default=str)
         fingerprint = hashlib.sha256((salt + "\0" + payload).encode("utf-8", "surrogatepass")).hexdigest()
         if fingerprint not in known:

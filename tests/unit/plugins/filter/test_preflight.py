@@ -112,3 +112,15 @@ def test_plan_reads_mappings_whose_keys_mix_types():
     again = preflight_plan(["web2py"], {"web2py_apps": [{"name": "a", "env": {3: [{None: 4}], "x": 2, True: 1}}]},
                            ROLES, list(first.values()), "salt")
     assert set(first) == {"web2py"} and again == {}
+
+
+def test_plan_leaves_out_what_roles_set_for_their_dependencies():
+    """web2py_frontend_name comes from the front-end role's meta/main.yml (nginx_uwsgi or
+    apache_wsgi in a play loading both): not an input, so it never validates a role again."""
+    settings = {"web2py_frontend_name": "nginx_uwsgi", "web2py_frontend_units": ["nginx.service"],
+                "web2py_trusted_proxies": []}
+    first = preflight_plan(["web2py_frontend"], settings, ROLES, [], "salt")
+    other = dict(settings, web2py_frontend_name="apache_wsgi", web2py_frontend_units=["apache2.service"])
+    assert preflight_plan(["web2py_frontend"], other, ROLES, list(first.values()), "salt") == {}
+    changed = dict(settings, web2py_trusted_proxies=["10.0.0.1"])
+    assert set(preflight_plan(["web2py_frontend"], changed, ROLES, list(first.values()), "salt")) == {"web2py_frontend"}
