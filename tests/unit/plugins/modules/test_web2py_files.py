@@ -1,0 +1,189 @@
+"""Unit tests of web2py.deploy.web2py_files (run as root: the module sets owners)."""
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.web2py.deploy.plugins.modules import web2py_files
+
+
+class Exit(Exception):
+    pass
+
+
+class Fail(Exception):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def no_exit(monkeypatch):
+    def exit_json(self, **kwargs):
+        raise Exit(kwargs)
+
+    def fail_json(self, **kwargs):
+        raise Fail(kwargs)
+
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    assert os.geteuid() == 0, "these tests change owners: run them as root (CI does)"
+    # pytest's tmp_path is root's and 0700; /tmp above it is sticky.
+    os.chmod(str(tmp_path), 0o755)
+    path = tmp_path / "etc"
+    path.mkdir(mode=0o755)
+    return path
+
+
+def run(args, check=False, diff=False):
+    args = dict(args)
+    args["_ansible_check_mode"] = check
+    args["_ansible_diff"] = diff
+    with patch_module_args(args):
+        with pytest.raises((Exit, Fail)) as info:
+            web2py_files.main()
+    return info.type is Exit, info.value.args[0]
+
+
+def test_creates_updates_and_then_changes_nothing(folder):
+    one, two = str(folder / "one.conf"), str(folder / "two.sh")
+    files = [{"dest": one, "content": "a = 1\n"}, {"dest": two, "content": "#!/bin/sh\n", "mode": "0755", "group": "nogroup"}]
+    ok, result = run({"files": files})
+    assert ok and result["changed"] and result["changed_files"] == [one, two]
+    assert [f["created"] for f in result["files"]] == [True, True]
+    assert open(one).read() == "a = 1\n" and stat.S_IMODE(os.stat(one).st_mode) == 0o644
+    assert stat.S_IMODE(os.stat(two).st_mode) == 0o755
+    assert os.stat(two).st_gid == __import__("grp").getgrnam("nogroup").gr_gid
+    ok, result = run({"files": files})
+    assert ok and not result["changed"] and result["changed_files"] == []
+    files[0]["content"] = "a = 2\n"
+    ok, result = run({"files": files})
+    assert ok and result["changed_files"] == [one] and result["files"][0]["content_changed"]
+    assert open(one).read() == "a = 2\n"
+    # no temporary file is left behind
+    assert sorted(os.listdir(str(folder))) == ["one.conf", "two.sh"]
+
+
+def test_puts_back_owner_and_mode_changed_by_hand(folder):
+    dest = str(folder / "unit.service")
+    files = [{"dest": dest, "content": "[Unit]\n"}]
+    run({"files": files})
+    os.chmod(dest, 0o666)
+    os.chown(dest, 65534, 65534)
+    ok, result = run({"files": files})
+    assert ok and result["changed_files"] == [dest] and not result["files"][0]["content_changed"]
+    st = os.stat(dest)
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (0, 0, 0o644)
+
+
+def test_check_mode_writes_nothing_and_reports_files_of_missing_folders(folder):
+    dest = str(folder / "x.conf")
+    later = str(folder / "later" / "y.conf")
+    ok, result = run({"files": [{"dest": dest, "content": "x\n"}, {"dest": later, "content": "y\n"}]}, check=True)
+    assert ok and result["changed_files"] == [dest, later]
+    assert not os.path.exists(dest)
+    assert os.listdir(str(folder)) == []
+
+
+def test_a_missing_folder_fails_outside_check_mode(folder):
+    ok, result = run({"files": [{"dest": str(folder / "later" / "y.conf"), "content": "y\n"}]})
+    assert not ok and "does not exist" in result["msg"]
+
+
+@pytest.mark.parametrize("kind", ["symlink", "hardlink", "fifo"])
+def test_refuses_links_and_special_files_and_writes_nothing(folder, kind):
+    canary = folder / "canary"
+    canary.write_text("keep\n")
+    first = str(folder / "first.conf")
+    dest = str(folder / "planted.conf")
+    if kind == "symlink":
+        os.symlink(str(canary), dest)
+    elif kind == "hardlink":
+        os.link(str(canary), dest)
+    else:
+        os.mkfifo(dest)
+    ok, result = run({"files": [{"dest": first, "content": "1\n"}, {"dest": dest, "content": "evil\n", "mode": "0666"}]})
+    assert not ok and dest in result["msg"] and "refused" in result["msg"]
+    assert canary.read_text() == "keep\n" and stat.S_IMODE(canary.stat().st_mode) == 0o644
+    assert not os.path.exists(first)
+
+
+def test_refuses_a_folder_others_can_write_or_a_link_above(folder, tmp_path):
+    shared = folder / "shared"
+    shared.mkdir()
+    os.chmod(str(shared), 0o775)
+    ok, result = run({"files": [{"dest": str(shared / "a"), "content": "a\n"}]})
+    assert not ok and "writable by others" in result["msg"]
+    os.chmod(str(shared), 0o755)
+    os.chown(str(shared), 65534, 65534)
+    ok, result = run({"files": [{"dest": str(shared / "a"), "content": "a\n"}]})
+    assert not ok and "not root" in result["msg"]
+    link = folder / "link"
+    os.symlink(str(tmp_path), str(link))
+    ok, result = run({"files": [{"dest": str(link / "a"), "content": "a\n"}]})
+    assert not ok and "symbolic link" in result["msg"]
+    assert not (tmp_path / "a").exists()
+
+
+def test_validate_keeps_the_old_file_on_failure(folder):
+    dest = str(folder / "site.conf")
+    run({"files": [{"dest": dest, "content": "good\n"}]})
+    ok, result = run({"files": [{"dest": dest, "content": "bad\n", "validate": "grep -q good %s"}]})
+    assert not ok and "failed validation" in result["msg"]
+    assert open(dest).read() == "good\n" and os.listdir(str(folder)) == ["site.conf"]
+    ok, result = run({"files": [{"dest": dest, "content": "good too\n", "validate": "grep -q good %s"}]})
+    assert ok and open(dest).read() == "good too\n"
+
+
+def test_validate_needs_the_placeholder(folder):
+    ok, result = run({"files": [{"dest": str(folder / "a"), "content": "a\n", "validate": "true"}]})
+    assert not ok and "%s" in result["msg"]
+
+
+@pytest.mark.parametrize("dest", ["relative/a", "/etc/../a", "/etc/./a", "/etc//a", "/etc/dir/"])
+def test_refuses_odd_paths(dest):
+    ok, result = run({"files": [{"dest": dest, "content": "a\n"}]}, check=True)
+    assert not ok
+
+
+def test_refuses_repeated_dests_unknown_owners_and_bad_modes(folder):
+    dest = str(folder / "a")
+    assert not run({"files": [{"dest": dest, "content": "a"}, {"dest": dest, "content": "b"}]})[0]
+    assert "no user" in run({"files": [{"dest": dest, "content": "a", "owner": "no-such-user"}]})[1]["msg"]
+    assert "octal" in run({"files": [{"dest": dest, "content": "a", "mode": "0x44"}]})[1]["msg"]
+    assert "octal" in run({"files": [{"dest": dest, "content": "a", "mode": "0844"}]})[1]["msg"]
+
+
+def test_diff_shows_content_unless_secret(folder):
+    plain, secret = str(folder / "plain"), str(folder / "secret")
+    ok, result = run({"files": [{"dest": plain, "content": "new\n"}, {"dest": secret, "content": "pw=s3cret\n", "diff": False}]},
+                     diff=True)
+    assert ok
+    assert result["diff"][0]["after"] == "new\n"
+    assert "s3cret" not in repr(result["diff"][1])
+
+
+def test_bytes_reach_the_file_as_written(folder):
+    dest = str(folder / "appconfig.ini")
+    content = "pw = 100% 'q' \"d\" : äöü ✓\n"
+    run({"files": [{"dest": dest, "content": content}]})
+    assert open(dest, "rb").read() == content.encode("utf-8")
+
+
+def test_validate_reads_a_copy_outside_the_destination_folder(folder):
+    dest = str(folder / "site.conf")
+    check = "sh -c 'case \"$0\" in %s/*) exit 1;; esac; grep -q good \"$0\"' %%s" % folder
+    ok, result = run({"files": [{"dest": dest, "content": "good\n", "validate": check}]})
+    assert ok and open(dest).read() == "good\n"
+
+
+def test_check_mode_reports_a_file_for_a_user_not_created_yet(folder):
+    dest = str(folder / "a")
+    ok, result = run({"files": [{"dest": dest, "content": "a\n", "owner": "no-such-user", "group": "no-such-group"}]}, check=True)
+    assert ok and result["changed_files"] == [dest] and not os.path.exists(dest)
