@@ -83,10 +83,14 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Reports the files it would write or change, without writing or validating any.
   diff_mode:
     support: full
+    description: Shows each changed file's old and new content, except files with O(files[].diff=false).
   platform:
+    support: full
     platforms: posix
+    description: Linux (directory descriptors, C(O_NOFOLLOW)).
 notes:
   - The content travels in the module's arguments; they are marked C(no_log), so C(-vvv) does
     not print them. Use O(files[].diff=false) for secrets, and C(no_log) on the task when the
