@@ -298,9 +298,12 @@ def test_next_run_puts_back_what_was_changed_by_hand(host, https):
     site = "/etc/nginx/sites-enabled/web2py.conf"
     entry = "/usr/local/libexec/web2py-deploy/web2py-wsgi.py"
     code, gone = "/srv/web2py/web2py/gluon/contenttype.py", "/srv/web2py/web2py/anyserver.py"
-    before = {path: host.file(path).sha256sum for path in (vassal, site, entry, code, gone)}
+    # written by web2py.deploy.web2py_files (several files in one module run)
+    helper, timer = "/usr/local/libexec/web2py-deploy/check-candidate", "/etc/systemd/system/web2py-sessions2trash@.timer"
+    before = {path: host.file(path).sha256sum for path in (vassal, site, entry, code, gone, helper, timer)}
     for command in ("systemctl disable --now nginx", "systemctl disable --now uwsgi-emperor",
-                    f"rm -f {vassal} {site} {gone}", f"echo '# edited' >> {entry}", f"echo '# edited' >> {code}",
+                    f"rm -f {vassal} {site} {gone} {timer}", f"chmod 0666 {helper}",
+                    f"echo '# edited' >> {entry}", f"echo '# edited' >> {code}",
                     "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q acl", f"echo 'not json' > {fact}"):
         assert host.run(command).rc == 0, command
     assert host.run("dpkg-query -W -f '${Status}' acl").stdout.strip() != "install ok installed"
@@ -312,6 +315,7 @@ def test_next_run_puts_back_what_was_changed_by_hand(host, https):
     for name in ("nginx", "uwsgi-emperor"):
         assert host.service(name).is_running and host.service(name).is_enabled, name
     assert {path: host.file(path).sha256sum for path in before} == before
+    assert host.file(helper).mode == 0o755 and host.file(helper).user == "root"
     assert host.run("dpkg-query -W -f '${Status}' acl").stdout.strip() == "install ok installed"
     for _attempt in range(30):
         if https.get("/probe/default/ping").body == "pong":
