@@ -270,7 +270,7 @@ def validate_candidate(module: AnsibleModule, dest: str, data: bytes, validate: 
         argv = [arg.replace("%s", candidate) for arg in shlex.split(validate)]
         rc, out, err = module.run_command(argv)
         if rc != 0:
-            module.fail_json(msg="%s: the new content failed validation (%s), the old file is kept" % (dest, validate),
+            module.fail_json(msg="%s: failed to validate (%s), the old file is kept" % (dest, validate),
                              rc=rc, stdout=out, stderr=err)
     finally:
         os.unlink(candidate)

@@ -135,7 +135,7 @@ def test_validate_keeps_the_old_file_on_failure(folder):
     dest = str(folder / "site.conf")
     run({"files": [{"dest": dest, "content": "good\n"}]})
     ok, result = run({"files": [{"dest": dest, "content": "bad\n", "validate": "grep -q good %s"}]})
-    assert not ok and "failed validation" in result["msg"]
+    assert not ok and "failed to validate" in result["msg"] and dest in result["msg"]
     assert open(dest).read() == "good\n" and os.listdir(str(folder)) == ["site.conf"]
     ok, result = run({"files": [{"dest": dest, "content": "good too\n", "validate": "grep -q good %s"}]})
     assert ok and open(dest).read() == "good too\n"
