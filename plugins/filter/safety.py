@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import stat
 import typing as t
 
 from ansible.errors import AnsibleFilterError
@@ -135,15 +136,49 @@ def path_chain(path: str) -> t.List[str]:
     return ["/"] + ["/" + "/".join(parts[:i + 1]) for i in range(len(parts))]
 
 
-def chain_problem(results: t.Sequence[t.Mapping[str, t.Any]], user: t.Optional[str] = None) -> t.Dict[str, str]:
+# The probe of a path chain in one command (the roles' "Look at ... the folders above it"):
+#   sh -c 'for p; do ...; done' sh <path_chain>
+# prints "path<TAB>uid<TAB>user<TAB>raw mode in hex" per path, "path<TAB>-" when it is missing.
+CHAIN_PROBE = r'for p; do s=$(stat --printf "%u\t%U\t%f" -- "$p" 2>/dev/null) || s=-; printf "%s\t%s\n" "$p" "$s"; done'
+
+
+def chain_probe(paths: t.Sequence[str]) -> t.List[str]:
+    """The argv of one command that looks at every path of path_chain(path) without following
+    links; chain_problem reads its registered result."""
+    if isinstance(paths, str) or not all(isinstance(path, str) and path.startswith("/") for path in paths):
+        raise AnsibleFilterError("chain_probe: a list of absolute paths is required (path_chain's output)")
+    return ["sh", "-c", CHAIN_PROBE, "sh", *paths]
+
+
+def _probe_results(lines: t.Sequence[str]) -> t.List[t.Dict[str, t.Any]]:
+    """The probe's lines as the loop results of ansible.builtin.stat (follow: false)."""
+    results = []
+    for line in lines:
+        fields = line.split("\t")
+        if len(fields) == 2 and fields[1] == "-":
+            results.append({"item": fields[0], "stat": {"exists": False}})
+            continue
+        if len(fields) != 4 or not fields[1].isdigit():
+            raise AnsibleFilterError("chain_problem: unexpected line from the probe: %r" % line)
+        mode = int(fields[3], 16)
+        results.append({"item": fields[0], "stat": {
+            "exists": True, "islnk": stat.S_ISLNK(mode), "isdir": stat.S_ISDIR(mode), "uid": int(fields[1]),
+            "pw_name": fields[2], "wgrp": bool(mode & stat.S_IWGRP), "woth": bool(mode & stat.S_IWOTH)}})
+    return results
+
+
+def chain_problem(results: t.Any, user: t.Optional[str] = None) -> t.Dict[str, str]:
     """Who may create the last path of a chain without following a link someone planted.
 
-    results: the loop results of ansible.builtin.stat (follow: false) over path_chain(path).
+    results: the loop results of ansible.builtin.stat (follow: false) over path_chain(path), or
+    the registered result of CHAIN_PROBE run over path_chain(path) (one module run).
     Every existing folder above the path must be a real folder that neither its group nor
     others may write, owned by root, or (when user is given) by user from some level down; the
     path itself, when it exists, must be a real folder. Returns {'writer': 'root' or user,
     'problem': '' or why nobody may}.
     """
+    if isinstance(results, t.Mapping):
+        results = _probe_results(results.get("stdout_lines") or [])
     writer, problem = "root", ""
     stats = [(r.get("item"), r.get("stat") or {}) for r in results]
     for item, st in stats[:-1]:
@@ -171,4 +206,4 @@ def chain_problem(results: t.Sequence[t.Mapping[str, t.Any]], user: t.Optional[s
 class FilterModule:
     def filters(self) -> t.Dict[str, t.Callable[..., t.Any]]:
         return {"unsafe_values": unsafe_values, "path_problem": path_problem, "type_problems": type_problems,
-                "path_chain": path_chain, "chain_problem": chain_problem}
+                "path_chain": path_chain, "chain_problem": chain_problem, "chain_probe": chain_probe}

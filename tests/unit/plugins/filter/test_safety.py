@@ -160,3 +160,55 @@ def test_type_problems_name_null_where_the_default_is_not():
     names = ["x_names", "x_map", "x_on", "x_opt", "x_text", "x_unset"]
     assert type_problems(names, [None] * 6, spec) == ["x_names (null)", "x_map (null)", "x_on (null)", "x_opt (null)"]
     assert type_problems(["x_entries"], [[{"on": None}]], spec) == []
+
+
+def _probe(paths):
+    import subprocess
+    from ansible_collections.web2py.deploy.plugins.filter.safety import chain_probe
+    out = subprocess.run(chain_probe(paths), capture_output=True, text=True, check=True).stdout
+    return {"stdout_lines": out.splitlines()}
+
+
+@pytest.fixture
+def root_dir():
+    """A folder whose parents are root's alone (/tmp is writable by all: refused, as it should)."""
+    import pathlib
+    import shutil
+    import tempfile
+    path = pathlib.Path(tempfile.mkdtemp(dir="/root"))
+    yield path
+    shutil.rmtree(str(path))
+
+
+def test_chain_probe_reads_like_the_stat_loop(root_dir):
+    """One command over the chain gives chain_problem what the stat loop gave it."""
+    import os
+    tmp_path = root_dir
+    os.chmod(str(tmp_path), 0o755)
+    assert chain_problem(_probe(path_chain("/tmp/x")))["problem"] == "/tmp is writable by its group or by others"
+    good = tmp_path / "good"
+    good.mkdir(mode=0o755)
+    assert chain_problem(_probe(path_chain(str(good / "new")))) == {"writer": "root", "problem": ""}
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(str(shared), 0o777)
+    assert chain_problem(_probe(path_chain(str(shared / "new"))))["problem"] == "%s is writable by its group or by others" % shared
+    link = tmp_path / "link"
+    link.symlink_to(str(good))
+    assert chain_problem(_probe(path_chain(str(link / "new"))))["problem"] == "%s is a link or not a folder" % link
+    os.chown(str(good), 65534, 65534)
+    assert chain_problem(_probe(path_chain(str(good / "x"))))["problem"] == "%s belongs to nobody" % good
+    assert chain_problem(_probe(path_chain(str(good / "x"))), "nobody")["writer"] == "nobody"
+    missing = _probe(path_chain(str(tmp_path / "no" / "such")))
+    assert missing["stdout_lines"][-1].endswith("\t-")
+    assert chain_problem(missing) == {"writer": "root", "problem": ""}
+
+
+def test_chain_probe_needs_absolute_paths():
+    from ansible_collections.web2py.deploy.plugins.filter.safety import chain_probe
+    with pytest.raises(AnsibleFilterError):
+        chain_probe("/srv")
+    with pytest.raises(AnsibleFilterError):
+        chain_probe(["srv"])
+    with pytest.raises(AnsibleFilterError):
+        chain_problem({"stdout_lines": ["/srv\tgarbage"]})
