@@ -7,7 +7,7 @@
 into this collection's roles with every role they depend on through ``meta/main.yml``,
 dependencies first. ``preflight_plan`` says which of them have settings not validated yet in
 this run: it fingerprints each role's inputs (the options of its argument spec and of the specs of
-the roles it depends on, whose values its own checks read) (salted SHA-256 of their values, never the values
+the roles it depends on, whose values its own checks read) (HMAC-SHA-256 of their values under a key drawn once per run, never the values
 themselves) and leaves out the roles whose fingerprint was seen, so a role validated by a first
 play is not validated again by the plays that apply it, while a play that changes one of its
 settings validates it again.
@@ -16,10 +16,12 @@ settings validates it again.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import typing as t
 
+from ansible import constants as C
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.yaml import yaml_load
 
@@ -131,6 +133,39 @@ def _canonical(value: t.Any) -> t.Any:
     return value
 
 
+def _run_key() -> bytes:
+    """A random key for this run of ansible-playbook, shared by its worker processes: a file in
+    the controller's temporary folder of this run (DEFAULT_LOCAL_TMP, ansible-local-<pid>...,
+    which Ansible removes at exit), made once (written aside, then linked: never read half
+    written). Fingerprints made with it cannot be checked against guesses after the run."""
+    folder = C.DEFAULT_LOCAL_TMP
+    path = os.path.join(folder, "web2py-deploy-preflight.key")
+    try:
+        with open(path, "rb") as handle:
+            key = handle.read()
+        if len(key) == 32:
+            return key
+    except FileNotFoundError:
+        pass
+    aside = os.path.join(folder, "web2py-deploy-preflight.key.%d" % os.getpid())
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        os.write(fd, os.urandom(32))
+    finally:
+        os.close(fd)
+    try:
+        os.link(aside, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(aside)
+    with open(path, "rb") as handle:
+        key = handle.read()
+    if len(key) != 32:
+        raise AnsibleFilterError("preflight_plan: the run's key %s is not 32 bytes" % path)
+    return key
+
+
 def preflight_plan(roles: t.Sequence[str], settings: t.Mapping[str, t.Any], roles_dir: str,
                    seen: t.Optional[t.Sequence[str]] = None, salt: str = "",
                    unresolved: t.Optional[t.Sequence[str]] = None) -> t.Dict[str, str]:
@@ -140,6 +175,7 @@ def preflight_plan(roles: t.Sequence[str], settings: t.Mapping[str, t.Any], role
     if not isinstance(settings, dict):
         raise AnsibleFilterError("preflight_plan: settings must be a mapping of names to values")
     known = set(seen or [])
+    key = salt.encode("utf-8", "surrogatepass") if salt else _run_key()
     wired = _wired(roles_dir)
     deferred = set(unresolved or [])
     plan: t.Dict[str, str] = {}
@@ -153,7 +189,7 @@ def preflight_plan(roles: t.Sequence[str], settings: t.Mapping[str, t.Any], role
         names = [name for name in role_settings(settings, roles_dir, role_closure([PREFIX + role], roles_dir) + [role], prefixed=False)
                  if name not in wired]
         payload = json.dumps([role, [[name, _canonical(settings[name])] for name in names]], default=str)
-        fingerprint = hashlib.sha256((salt + "\0" + payload).encode("utf-8", "surrogatepass")).hexdigest()
+        fingerprint = hmac.new(key, payload.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
         if fingerprint not in known:
             plan[role] = fingerprint
     return plan

@@ -138,8 +138,10 @@ def path_chain(path: str) -> t.List[str]:
 
 # The probe of a path chain in one command (the roles' "Look at ... the folders above it"):
 #   sh -c 'for p; do ...; done' sh <path_chain>
-# prints "path<TAB>uid<TAB>user<TAB>raw mode in hex" per path, "path<TAB>-" when it is missing.
-CHAIN_PROBE = r'for p; do s=$(stat --printf "%u\t%U\t%f" -- "$p" 2>/dev/null) || s=-; printf "%s\t%s\n" "$p" "$s"; done'
+# prints "path<TAB>uid<TAB>user<TAB>raw mode in hex" per path, "path<TAB>-" when it is missing;
+# it fails (status 3) when stat cannot read a path that is there: it never reports one missing.
+CHAIN_PROBE = (r'for p; do if [ -e "$p" ] || [ -L "$p" ]; then s=$(stat --printf "%u\t%U\t%f" -- "$p") || exit 3; '
+               r'else s=-; fi; printf "%s\t%s\n" "$p" "$s"; done')
 
 
 def chain_probe(paths: t.Sequence[str]) -> t.List[str]:
@@ -178,7 +180,14 @@ def chain_problem(results: t.Any, user: t.Optional[str] = None) -> t.Dict[str, s
     'problem': '' or why nobody may}.
     """
     if isinstance(results, t.Mapping):
+        if results.get("skipped"):
+            return {"writer": "root", "problem": ""}
         results = _probe_results(results.get("stdout_lines") or [])
+        # Fail closed: the lines must be a whole chain from / down (path_chain's output), / there.
+        items = [r["item"] for r in results]
+        if not items or items[0] != "/" or not results[0]["stat"]["exists"] or any(
+                posixpath.dirname(child) != parent for parent, child in zip(items, items[1:])):
+            raise AnsibleFilterError("chain_problem: the probe did not report a whole chain of folders from /: %r" % items)
     writer, problem = "root", ""
     stats = [(r.get("item"), r.get("stat") or {}) for r in results]
     for item, st in stats[:-1]:

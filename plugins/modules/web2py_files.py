@@ -15,19 +15,23 @@ description:
     C(ansible.builtin.template) lookup) and gives each its owner, group and mode, in one run on
     the host. M(ansible.builtin.template) and M(ansible.builtin.copy) cost two module runs per
     file even when nothing changes; this module costs one for all of them.
-  - A file whose content differs is optionally checked by O(files[].validate) (on a copy in the
-    module's own temporary folder, as M(ansible.builtin.copy) does), then written to a temporary
-    file in its folder and renamed over the old one (atomic). Files are written in the order
-    given; a failed validation keeps that file and the ones after it as they were. A file whose content is
-    the same only gets its owner, group and mode, through a descriptor opened without following
-    links.
+  - Everything is checked before any file is written. The destinations, folders, owners, modes
+    and validate commands are checked first. Then each changed file with O(files[].validate) is
+    validated on a copy in the module's own temporary folder, as M(ansible.builtin.copy) does,
+    against the files as they are. A refusal or a failed validation leaves every file of the
+    task as it was.
+  - A file that changes, in its content, owner, group or mode, is written to a temporary file in
+    its folder and renamed over the old one (atomic). It is a new file, so a descriptor that
+    the previous owner kept open cannot write into it.
   - Root never follows a link here. Each folder holding a file, and every folder above it, must
     be a real folder owned by root that nobody else may write to (a root-owned folder with the
     sticky bit, such as C(/tmp), may be above it). A destination that is a symbolic link, not a
-    regular file, or a file with more than one hard link is refused, naming it; nothing is
-    written then.
-  - In check mode nothing is written or validated; a file whose folder, owner or group does not
-    exist yet (an earlier task would create it) is reported as changing.
+    regular file, or a file with more than one hard link is refused, naming it.
+  - The current file is read only when it has the new content's size.
+  - In check mode nothing is written or validated. A file whose folder, owner or group does not
+    exist yet, or whose folders are not root's alone yet, is reported as changing, with a warning
+    for the folders (an earlier task of a real run would create or take them; the real run
+    refuses what is still unsafe).
 author:
   - web2py.deploy maintainers (@web2py-deploy)
 options:
@@ -40,32 +44,40 @@ options:
     suboptions:
       dest:
         description:
-          - Absolute path of the file, without C(.) or C(..) parts.
-        type: path
+          - Absolute path of the file, without C(.) or C(..) parts or control characters; its
+            name at most 200 bytes. Not expanded (C($HOME) stays as written).
+        type: str
         required: true
       content:
         description:
-          - The whole content of the file (UTF-8).
+          - The whole content of the file (UTF-8). End it with a line break. Ansible masks this
+            value wherever it appears in the task's output, so a one-line content without one
+            could mask a path that contains it.
         type: str
         required: true
       owner:
-        description: Owner of the file; O(owner) when not set.
+        description: Owner of the file (a name, or digits for a uid); O(owner) when not set.
         type: str
       group:
-        description: Group of the file; O(group) when not set.
+        description: Group of the file (a name, or digits for a gid); O(group) when not set.
         type: str
       mode:
-        description: Mode of the file, an octal string such as V(0640); O(mode) when not set.
-        type: str
+        description:
+          - Mode of the file, an octal string such as V('0640'); an integer is the mode itself
+            (an unquoted C(0640) in YAML is read as that mode). Permission bits only. O(mode)
+            when not set.
+        type: raw
       validate:
         description:
-          - Command checking the new content before it replaces the file, with C(%s) where the
-            path of a copy of the new content goes (in the module's temporary folder) (split like a shell would, never run by a shell). A
-            non-zero status leaves the old file in place and fails the task.
+          - Command checking the new content before any file is written, with C(%s) where the
+            path of a copy of the new content goes (in the module's temporary folder). It is
+            split like a shell would split it, and never run by a shell. A non-zero status fails
+            the task and leaves every file of it in place.
         type: str
       diff:
         description:
-          - Show the old and new content with C(--diff). V(false) for files holding secrets.
+          - Show the change as a unified diff with C(--diff), and the validator's output when it
+            refuses. Set V(false) for files holding secrets.
         type: bool
         default: true
   owner:
@@ -78,7 +90,7 @@ options:
     default: root
   mode:
     description: Default mode of the files.
-    type: str
+    type: raw
     default: "0644"
 attributes:
   check_mode:
@@ -86,14 +98,14 @@ attributes:
     description: Reports the files it would write or change, without writing or validating any.
   diff_mode:
     support: full
-    description: Shows each changed file's old and new content, except files with O(files[].diff=false).
+    description: A unified diff per changed file, except files with O(files[].diff=false).
   platform:
     support: full
     platforms: posix
     description: Linux (directory descriptors, C(O_NOFOLLOW)).
 notes:
-  - The content travels in the module's arguments; they are marked C(no_log), so C(-vvv) does
-    not print them. Use O(files[].diff=false) for secrets, and C(no_log) on the task when the
+  - The content travels in the module's arguments and is marked C(no_log), so C(-vvv) does not
+    print it. For secrets, use O(files[].diff=false). Use C(no_log) on the task when the
     destination paths themselves must not be shown.
 seealso:
   - module: ansible.builtin.template
@@ -152,18 +164,23 @@ changed_files:
   sample: [/etc/systemd/system/web2py-worker@.service]
 """
 
+import difflib
 import grp
 import os
 import pwd
+import re
 import shlex
 import stat
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.module_utils.common.text.converters import to_text
 
 # Diffs of files larger than this are not shown (the file is still compared byte for byte).
 DIFF_LIMIT = 256 * 1024
+# A line break or another control character in a path, a name or a command.
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+NAME_MAX = 200  # leaves room for the temporary file's prefix and suffix within NAME_MAX (255)
 
 
 def unsafe_folders(folder: str) -> t.List[str]:
@@ -195,15 +212,41 @@ def unsafe_folders(folder: str) -> t.List[str]:
     return problems
 
 
-def check_dest(dest: str) -> t.Optional[str]:
+def check_dest(dest: t.Any) -> t.Optional[str]:
     """Why dest is not an acceptable path, or None."""
-    if not dest.startswith("/") or dest.endswith("/"):
+    if not isinstance(dest, str) or not dest.startswith("/") or dest.endswith("/"):
         return "must be an absolute path to a file"
+    if CONTROL.search(dest):
+        return "must not hold a line break or another control character"
     if any(part in (".", "..") for part in dest.split("/")) or "//" in dest:
         return "must not hold '.', '..' or empty parts"
-    if "\0" in dest or "\n" in dest:
-        return "must not hold a NUL or a line break"
+    if len(os.path.basename(dest).encode("utf-8", "surrogateescape")) > NAME_MAX:
+        return "its name is longer than %d bytes" % NAME_MAX
     return None
+
+
+def parse_mode(value: t.Any) -> t.Optional[int]:
+    """An integer is the mode itself (YAML reads an unquoted 0640 as 416, which is 0o640); a
+    string is octal ('0640'). Only permission bits: no set-user-ID, set-group-ID or sticky bit."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        mode = value
+    elif isinstance(value, str) and re.fullmatch(r"0?[0-7]{3}", value):
+        mode = int(value, 8)
+    else:
+        return None
+    return mode if 0 <= mode <= 0o777 else None
+
+
+def lookup_id(name: str, database: t.Any, attribute: str) -> t.Optional[int]:
+    """A user's or group's id: its name, or digits as the id itself."""
+    if name.isdigit():
+        return int(name)
+    try:
+        return getattr(database(name), attribute)
+    except KeyError:
+        return None
 
 
 def resolve(module: AnsibleModule, entry: t.Dict[str, t.Any]) -> t.Tuple[int, int, int]:
@@ -212,25 +255,24 @@ def resolve(module: AnsibleModule, entry: t.Dict[str, t.Any]) -> t.Tuple[int, in
     reported as changing."""
     owner = entry.get("owner") or module.params["owner"]
     group = entry.get("group") or module.params["group"]
-    mode = entry.get("mode") or module.params["mode"]
-    uid = gid = -1
-    try:
-        uid = pwd.getpwnam(owner).pw_uid
-    except KeyError:
-        if not module.check_mode:
-            module.fail_json(msg="%s: no user %s" % (entry["dest"], owner))
-    try:
-        gid = grp.getgrnam(group).gr_gid
-    except KeyError:
-        if not module.check_mode:
-            module.fail_json(msg="%s: no group %s" % (entry["dest"], group))
-    if not isinstance(mode, str) or not mode.isdigit() or len(mode) > 4 or any(c > "7" for c in mode):
-        module.fail_json(msg="%s: mode must be an octal string such as '0644', not %r" % (entry["dest"], mode))
-    return uid, gid, int(mode, 8)
+    value = entry.get("mode") if entry.get("mode") is not None else module.params["mode"]
+    uid = lookup_id(owner, pwd.getpwnam, "pw_uid")
+    gid = lookup_id(group, grp.getgrnam, "gr_gid")
+    if uid is None and not module.check_mode:
+        module.fail_json(msg="%s: no user %s" % (entry["dest"], owner))
+    if gid is None and not module.check_mode:
+        module.fail_json(msg="%s: no group %s" % (entry["dest"], group))
+    mode = parse_mode(value)
+    if mode is None:
+        module.fail_json(msg="%s: mode must be an octal string such as '0644' (permission bits only), not %r"
+                         % (entry["dest"], value))
+    return (-1 if uid is None else uid), (-1 if gid is None else gid), mode
 
 
-def read_current(dir_fd: int, name: str) -> t.Tuple[t.Optional[os.stat_result], t.Optional[bytes], t.Optional[str]]:
-    """(stat, content, problem) of name in dir_fd, links never followed."""
+def read_current(dir_fd: int, name: str, size: int) -> t.Tuple[t.Optional[os.stat_result], t.Optional[bytes], t.Optional[str]]:
+    """(stat, content, problem) of name in dir_fd, links never followed. The content is read
+    only when the file has the new content's size (else it differs anyway), and never more than
+    that size plus one byte."""
     try:
         st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
@@ -241,50 +283,66 @@ def read_current(dir_fd: int, name: str) -> t.Tuple[t.Optional[os.stat_result], 
         return st, None, "is not a regular file"
     if st.st_nlink > 1:
         return st, None, "has %d hard links" % st.st_nlink
+    if st.st_size != size:
+        return st, None, None
     fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
     try:
-        chunks = []
-        while True:
-            chunk = os.read(fd, 1 << 20)
+        chunks, left = [], size + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
             if not chunk:
                 break
             chunks.append(chunk)
+            left -= len(chunk)
     finally:
         os.close(fd)
     return st, b"".join(chunks), None
 
 
-def validate_candidate(module: AnsibleModule, dest: str, data: bytes, validate: str) -> None:
-    """Run validate on data written to a file of the module's own temporary folder (root's,
-    0700; as ansible.builtin.copy does): never beside dest, where a configuration's include glob
-    could read it."""
-    candidate = os.path.join(module.tmpdir, "candidate-" + os.path.basename(dest))
+def read_for_diff(dir_fd: int, name: str) -> bytes:
+    """The start of the current file, for the diff only."""
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    try:
+        return os.read(fd, DIFF_LIMIT + 1)
+    finally:
+        os.close(fd)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def validate_candidate(module: AnsibleModule, dest: str, data: bytes, argv: t.List[str], show_output: bool) -> None:
+    """Run argv (%s: a copy of data in the module's own temporary folder, root's, 0700; as
+    ansible.builtin.copy does) and fail when it refuses. Never beside dest, where a
+    configuration's include glob could read it."""
+    candidate = os.path.join(module.tmpdir, "candidate")
     fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, data)
         finally:
             os.close(fd)
-        argv = [arg.replace("%s", candidate) for arg in shlex.split(validate)]
-        rc, out, err = module.run_command(argv)
-        if rc != 0:
-            module.fail_json(msg="%s: failed to validate (%s), the old file is kept" % (dest, validate),
-                             rc=rc, stdout=out, stderr=err)
+        rc, out, err = module.run_command([arg.replace("%s", candidate) for arg in argv])
     finally:
         os.unlink(candidate)
+    if rc != 0:
+        details: t.Dict[str, t.Any] = dict(rc=rc, stdout=out, stderr=err) if show_output else dict(
+            rc=rc, output_hidden="the validator's output may quote the file (diff: false)")
+        module.fail_json(msg="%s: failed to validate (%s), the old file is kept; no file of this task was written"
+                         % (dest, " ".join(argv)), changed=False, changed_files=[], **details)
 
 
 def write_new(dir_fd: int, name: str, data: bytes, uid: int, gid: int, mode: int) -> None:
-    """Write data to a temporary file beside name and rename it over name (atomic)."""
-    tmp = ".%s.web2py-files-%s" % (name, to_text(os.urandom(6).hex()))
+    """Write data to a temporary file beside name and rename it over name (atomic): a new inode,
+    so no descriptor another user kept open on the old file writes into the new one."""
+    tmp = ".%s.web2py-files-%s" % (name, os.urandom(6).hex())
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, data)
             os.fchown(fd, uid, gid)
             os.fchmod(fd, mode)
             os.fsync(fd)
@@ -300,40 +358,32 @@ def write_new(dir_fd: int, name: str, data: bytes, uid: int, gid: int, mode: int
                 pass
 
 
-def set_attributes(dir_fd: int, name: str, uid: int, gid: int, mode: int) -> None:
-    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError("%s is no longer a regular file" % name)
-        os.fchown(fd, uid, gid)
-        os.fchmod(fd, mode)
-    finally:
-        os.close(fd)
-
-
-def as_text(data: t.Optional[bytes]) -> str:
-    if data is None:
-        return ""
-    if len(data) > DIFF_LIMIT:
-        return "(%d bytes, not shown)\n" % len(data)
-    return to_text(data, errors="surrogate_or_replace")
+def unified(dest: str, before: t.Optional[bytes], after: bytes) -> str:
+    """A unified diff (the callback prints it as it is: a whole content, which Ansible masks as a
+    no_log value, never appears in it verbatim when it has more than one line)."""
+    if (before is not None and len(before) > DIFF_LIMIT) or len(after) > DIFF_LIMIT:
+        return "--- %s\n+++ %s\n(larger than %d bytes, not shown)\n" % (dest, dest, DIFF_LIMIT)
+    old = to_text(before or b"", errors="surrogate_or_replace").splitlines(True)
+    new = to_text(after, errors="surrogate_or_replace").splitlines(True)
+    text = "".join(difflib.unified_diff(old, new, "before: " + dest, "after: " + dest))
+    return text if text.endswith("\n") or not text else text + "\n"
 
 
 def run_module() -> None:
     module = AnsibleModule(
         argument_spec=dict(
             files=dict(type="list", elements="dict", required=True, options=dict(
-                dest=dict(type="path", required=True),
+                dest=dict(type="str", required=True),
                 content=dict(type="str", required=True, no_log=True),
                 owner=dict(type="str"),
                 group=dict(type="str"),
-                mode=dict(type="str"),
+                mode=dict(type="raw"),
                 validate=dict(type="str"),
                 diff=dict(type="bool", default=True),
             )),
             owner=dict(type="str", default="root"),
             group=dict(type="str", default="root"),
-            mode=dict(type="str", default="0644"),
+            mode=dict(type="raw", default="0644"),
         ),
         supports_check_mode=True,
     )
@@ -342,65 +392,79 @@ def run_module() -> None:
     duplicates = sorted({dest for dest in dests if dests.count(dest) > 1})
     if duplicates:
         module.fail_json(msg="files: each dest once; repeated: %s" % ", ".join(duplicates))
-    for entry in entries:
-        problem = check_dest(entry["dest"])
-        if problem:
-            module.fail_json(msg="%s: %s" % (entry["dest"], problem))
-        if entry.get("validate") is not None and "%s" not in entry["validate"]:
-            module.fail_json(msg="%s: validate must contain %%s (the new content's path)" % entry["dest"])
 
-    # Everything is looked at before anything is written: a refused file leaves all of them as
-    # they were.
+    # Everything is checked before anything is written: a refused file, a bad argument or a
+    # failed validation leaves every file of the task as it was.
     plans = []
     folders: t.Dict[str, t.Optional[int]] = {}
+    written: t.List[str] = []
     try:
         for entry in entries:
+            dest = entry["dest"]
+            problem = check_dest(dest)
+            if problem:
+                module.fail_json(msg="%s: %s" % (dest, problem))
+            argv = None
+            if entry.get("validate") is not None:
+                if "%s" not in entry["validate"] or CONTROL.search(entry["validate"]):
+                    module.fail_json(msg="%s: validate must contain %%s (the new content's path) and no control character" % dest)
+                try:
+                    argv = shlex.split(entry["validate"])
+                except ValueError as error:
+                    module.fail_json(msg="%s: validate cannot be split into arguments: %s" % (dest, to_text(error)))
+            try:
+                data = entry["content"].encode("utf-8")
+            except UnicodeEncodeError:
+                module.fail_json(msg="%s: the content is not valid UTF-8 text" % dest)
             uid, gid, mode = resolve(module, entry)
-            folder, name = os.path.split(entry["dest"])
+            folder, name = os.path.split(dest)
             if folder not in folders:
                 problems = unsafe_folders(folder)
-                missing = problems and problems[-1].endswith("does not exist")
-                if missing and module.check_mode and len(problems) == 1:
+                if problems and module.check_mode:
+                    # An earlier task of a real run would make or take the folder (reported as a
+                    # change; the real run refuses what is still unsafe then).
+                    module.warn("%s: %s (a real run refuses it unless an earlier task fixes it)" % (folder, "; ".join(problems)))
                     folders[folder] = None
                 elif problems:
                     module.fail_json(msg="%s: refused, the folders holding it are not root's alone: %s"
-                                     % (entry["dest"], "; ".join(problems)))
+                                     % (dest, "; ".join(problems)))
                 else:
                     folders[folder] = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
             dir_fd = folders[folder]
-            data = to_bytes(entry["content"], errors="surrogate_or_strict")
-            st, current, problem = (None, None, None) if dir_fd is None else read_current(dir_fd, name)
+            st, current, problem = (None, None, None) if dir_fd is None else read_current(dir_fd, name, len(data))
             if problem:
-                module.fail_json(msg="%s: refused, it %s (root never writes through it)" % (entry["dest"], problem))
-            content_changed = current != data
+                module.fail_json(msg="%s: refused, it %s (root never writes through it)" % (dest, problem))
+            content_changed = dir_fd is None or current != data
             attrs_changed = st is not None and (st.st_uid != uid or st.st_gid != gid or stat.S_IMODE(st.st_mode) != mode)
-            plans.append(dict(entry=entry, folder=folder, name=name, data=data, uid=uid, gid=gid, mode=mode,
-                              current=current, created=st is None, content_changed=content_changed,
+            plans.append(dict(entry=entry, folder=folder, name=name, data=data, uid=uid, gid=gid, mode=mode, argv=argv,
+                              st=st, created=st is None, content_changed=content_changed,
                               changed=content_changed or attrs_changed))
+
+        if not module.check_mode:
+            for plan in plans:
+                if plan["content_changed"] and plan["argv"]:
+                    validate_candidate(module, plan["entry"]["dest"], plan["data"], plan["argv"], plan["entry"]["diff"])
 
         results = []
         diffs = []
         for plan in plans:
             entry = plan["entry"]
-            if plan["changed"] and not module.check_mode:
-                dir_fd = folders[plan["folder"]]
-                if plan["content_changed"]:
-                    if entry.get("validate"):
-                        validate_candidate(module, entry["dest"], plan["data"], entry["validate"])
-                    write_new(dir_fd, plan["name"], plan["data"], plan["uid"], plan["gid"], plan["mode"])
-                else:
-                    set_attributes(dir_fd, plan["name"], plan["uid"], plan["gid"], plan["mode"])
+            dir_fd = folders[plan["folder"]]
             if plan["content_changed"] and module._diff:
                 if entry["diff"]:
-                    diffs.append(dict(before_header=entry["dest"], after_header=entry["dest"],
-                                      before=as_text(plan["current"]), after=as_text(plan["data"])))
+                    before = None if plan["created"] or dir_fd is None else read_for_diff(dir_fd, plan["name"])
+                    diffs.append(dict(prepared=unified(entry["dest"], before, plan["data"])))
                 else:
-                    diffs.append(dict(before_header=entry["dest"], after_header=entry["dest"],
-                                      before="(content not shown)\n", after="(content not shown, changed)\n"))
+                    diffs.append(dict(prepared="--- %s\n+++ %s\n(content not shown: diff is false)\n" % (entry["dest"], entry["dest"])))
+            if plan["changed"] and not module.check_mode:
+                # A change of owner, group or mode is written as a new file too: a descriptor
+                # the previous owner kept open must not write into a file root now vouches for.
+                write_new(dir_fd, plan["name"], plan["data"], plan["uid"], plan["gid"], plan["mode"])
+                written.append(entry["dest"])
             results.append(dict(dest=entry["dest"], changed=plan["changed"], content_changed=plan["content_changed"],
                                 created=plan["created"]))
     except OSError as error:
-        module.fail_json(msg="web2py_files: %s" % to_text(error))
+        module.fail_json(msg="web2py_files: %s" % to_text(error), changed=bool(written), changed_files=written)
     finally:
         for dir_fd in folders.values():
             if dir_fd is not None:

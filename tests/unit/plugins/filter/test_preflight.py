@@ -72,7 +72,7 @@ def test_plan_validates_again_a_role_whose_dependency_input_changed():
     assert set(again) == {"web2py_server", "apache_proxy"}
 
 
-def test_plan_fingerprints_are_salted_and_hold_no_value():
+def test_plan_fingerprints_are_keyed_and_hold_no_value():
     settings = {"web2py_admin_password": "s3cret"}
     one = preflight_plan(["web2py"], settings, ROLES, [], "a")["web2py"]
     two = preflight_plan(["web2py"], settings, ROLES, [], "b")["web2py"]
@@ -124,3 +124,21 @@ def test_plan_leaves_out_what_roles_set_for_their_dependencies():
     assert preflight_plan(["web2py_frontend"], other, ROLES, list(first.values()), "salt") == {}
     changed = dict(settings, web2py_trusted_proxies=["10.0.0.1"])
     assert set(preflight_plan(["web2py_frontend"], changed, ROLES, list(first.values()), "salt")) == {"web2py_frontend"}
+
+
+def test_plan_without_salt_uses_one_random_key_per_run(tmp_path, monkeypatch):
+    """The roles pass no salt: the key is a 0600 file in the run's temporary folder, the same for
+    every worker of the run, another in another run."""
+    import stat as stat_module
+    from ansible import constants as C
+    settings = {"web2py_admin_password": "s3cret"}
+    monkeypatch.setattr(C, "DEFAULT_LOCAL_TMP", str(tmp_path / "run1"))
+    (tmp_path / "run1").mkdir()
+    one = preflight_plan(["web2py"], settings, ROLES, [])["web2py"]
+    assert preflight_plan(["web2py"], settings, ROLES, [])["web2py"] == one
+    key = tmp_path / "run1" / "web2py-deploy-preflight.key"
+    assert stat_module.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_bytes()) == 32
+    assert sorted(p.name for p in (tmp_path / "run1").iterdir()) == ["web2py-deploy-preflight.key"]
+    monkeypatch.setattr(C, "DEFAULT_LOCAL_TMP", str(tmp_path / "run2"))
+    (tmp_path / "run2").mkdir()
+    assert preflight_plan(["web2py"], settings, ROLES, [])["web2py"] != one

@@ -212,3 +212,25 @@ def test_chain_probe_needs_absolute_paths():
         chain_probe(["srv"])
     with pytest.raises(AnsibleFilterError):
         chain_problem({"stdout_lines": ["/srv\tgarbage"]})
+
+
+@pytest.mark.parametrize("lines", [[], ["/\t-", "/srv\t-"], ["/srv\t0\troot\t41ed"],
+                                   ["/\t0\troot\t41ed", "/srv/web2py\t0\troot\t41ed"]])
+def test_chain_problem_fails_closed_on_an_incomplete_probe(lines):
+    """No stat (every path reported missing), nothing at all, or a chain with gaps is an error,
+    never an approval."""
+    with pytest.raises(AnsibleFilterError):
+        chain_problem({"stdout_lines": lines})
+
+
+def test_chain_problem_of_a_skipped_probe():
+    assert chain_problem({"skipped": True, "changed": False}) == {"writer": "root", "problem": ""}
+
+
+def test_chain_probe_fails_when_stat_fails(root_dir):
+    import subprocess
+    from ansible_collections.web2py.deploy.plugins.filter.safety import chain_probe
+    env = {"PATH": str(root_dir)}  # no stat on the PATH
+    (root_dir / "sh").symlink_to("/bin/sh")
+    run = subprocess.run(chain_probe(["/", "/srv"]), capture_output=True, text=True, env=env)
+    assert run.returncode != 0

@@ -162,11 +162,23 @@ def test_refuses_repeated_dests_unknown_owners_and_bad_modes(folder):
 
 def test_diff_shows_content_unless_secret(folder):
     plain, secret = str(folder / "plain"), str(folder / "secret")
-    ok, result = run({"files": [{"dest": plain, "content": "new\n"}, {"dest": secret, "content": "pw=s3cret\n", "diff": False}]},
+    ok, result = run({"files": [{"dest": plain, "content": "new\nline\n"}, {"dest": secret, "content": "pw=s3cret\n", "diff": False}]},
                      diff=True)
     assert ok
-    assert result["diff"][0]["after"] == "new\n"
+    assert "+new\n+line\n" in result["diff"][0]["prepared"]
     assert "s3cret" not in repr(result["diff"][1])
+
+
+def test_masked_output_keeps_diff_and_paths_readable(folder):
+    """exit_json masks every no_log value (the content) wherever it appears in the result: the
+    diff and the paths must not contain a multi-line content verbatim."""
+    from ansible.module_utils.common.parameters import remove_values
+    dest = str(folder / "web2py.conf")
+    content = "first\nsecond\n"
+    ok, result = run({"files": [{"dest": dest, "content": content}]}, diff=True)
+    masked = remove_values(result, {content})
+    assert masked["changed_files"] == [dest]
+    assert "+first\n+second\n" in masked["diff"][0]["prepared"]
 
 
 def test_bytes_reach_the_file_as_written(folder):
@@ -187,3 +199,80 @@ def test_check_mode_reports_a_file_for_a_user_not_created_yet(folder):
     dest = str(folder / "a")
     ok, result = run({"files": [{"dest": dest, "content": "a\n", "owner": "no-such-user", "group": "no-such-group"}]}, check=True)
     assert ok and result["changed_files"] == [dest] and not os.path.exists(dest)
+
+
+def test_a_failed_validation_writes_no_file_of_the_task(folder):
+    first, second = str(folder / "first.conf"), str(folder / "second.conf")
+    ok, result = run({"files": [{"dest": first, "content": "1\n"},
+                                {"dest": second, "content": "bad\n", "validate": "grep -q good %s"}]})
+    assert not ok and "failed to validate" in result["msg"] and result["changed_files"] == []
+    assert os.listdir(str(folder)) == []
+
+
+def test_validator_output_is_hidden_for_secret_files(folder):
+    ok, result = run({"files": [{"dest": str(folder / "acl"), "content": "pw=s3cret\n", "diff": False,
+                                 "validate": "sh -c 'cat \"$0\"; exit 1' %s"}]})
+    assert not ok and "s3cret" not in repr(result)
+    ok, result = run({"files": [{"dest": str(folder / "conf"), "content": "bad directive\n",
+                                 "validate": "sh -c 'cat \"$0\" >&2; exit 1' %s"}]})
+    assert not ok and "bad directive" in result["stderr"]
+
+
+def test_a_descriptor_the_previous_owner_kept_open_cannot_write_the_new_file(folder):
+    dest = folder / "svc.conf"
+    dest.write_text("same\n")
+    os.chown(str(dest), 65534, 65534)
+    kept = os.open(str(dest), os.O_WRONLY)
+    try:
+        ok, result = run({"files": [{"dest": str(dest), "content": "same\n"}]})
+        assert ok and result["changed_files"] == [str(dest)]
+        os.write(kept, b"evil\n")
+    finally:
+        os.close(kept)
+    assert dest.read_text() == "same\n" and dest.stat().st_uid == 0
+
+
+@pytest.mark.parametrize("mode,expected", [(0o640, 0o640), ("640", 0o640), ("0600", 0o600)])
+def test_modes_as_integers_and_strings(folder, mode, expected):
+    dest = str(folder / "m")
+    ok, result = run({"files": [{"dest": dest, "content": "m\n", "mode": mode}]})
+    assert ok and stat.S_IMODE(os.stat(dest).st_mode) == expected
+
+
+@pytest.mark.parametrize("mode", ["7777", "4755", "0o644", True, -1, 0o1777])
+def test_special_bits_and_odd_modes_are_refused(folder, mode):
+    ok, result = run({"files": [{"dest": str(folder / "m"), "content": "m\n", "mode": mode}]})
+    assert not ok and "permission bits only" in result["msg"]
+
+
+def test_numeric_owner_and_group(folder):
+    dest = str(folder / "n")
+    ok, result = run({"files": [{"dest": dest, "content": "n\n", "owner": "65534", "group": "65534"}]})
+    assert ok and (os.stat(dest).st_uid, os.stat(dest).st_gid) == (65534, 65534)
+
+
+@pytest.mark.parametrize("entry,message", [
+    ({"validate": "grep 'unbalanced %s"}, "cannot be split"),
+    ({"dest_name": "x" * 240}, "longer than"),
+    ({"dest_name": "a\rb"}, "control character"),
+    ({"dest_name": "$HOME"}, None),
+])
+def test_odd_input_fails_before_any_write(folder, entry, message):
+    first = str(folder / "first")
+    bad = {"dest": str(folder / entry.pop("dest_name", "bad")), "content": "x\n"}
+    bad.update(entry)
+    ok, result = run({"files": [{"dest": first, "content": "1\n"}, bad]})
+    if message is None:  # not expanded: a file named $HOME
+        assert ok and os.path.exists(str(folder / "$HOME"))
+        return
+    assert not ok and message in result["msg"]
+    assert not os.path.exists(first)
+
+
+def test_check_mode_reports_files_of_folders_an_earlier_task_takes_back(folder):
+    theirs = folder / "theirs"
+    theirs.mkdir()
+    os.chown(str(theirs), 65534, 65534)
+    ok, result = run({"files": [{"dest": str(theirs / "a"), "content": "a\n"}]}, check=True)
+    assert ok and result["changed_files"] == [str(theirs / "a")]
+    assert not run({"files": [{"dest": str(theirs / "a"), "content": "a\n"}]})[0]
