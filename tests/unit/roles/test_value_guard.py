@@ -129,3 +129,14 @@ def test_no_role_reads_another_roles_internal_variables(role):
             if owner != role and owner in others:
                 crossing.append(f"{path.relative_to(ROOT)}: __{name}")
     assert crossing == []
+
+
+def test_preflight_include_vars_do_not_shadow_the_checks_own():
+    """The vars of main.yml's include reach every task below it and take precedence over those
+    tasks' own vars: a shared name (a role's __preflight_names) made one role's line-break check
+    read every role's settings."""
+    main = yaml.safe_load((ROOT / "roles/preflight/tasks/main.yml").read_text())
+    outer = set(main[0]["vars"]) - {"__preflight_roles_dir"}
+    for name in ("pending.yml", "role.yml"):
+        for task in yaml.safe_load((ROOT / "roles/preflight/tasks" / name).read_text()):
+            assert not outer & set(task.get("vars") or {}), (name, task["name"], outer & set(task["vars"]))
