@@ -14,29 +14,11 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.web2py.deploy.plugins.modules import web2py_password
+# no_exit: an autouse fixture (every test of this module)
+from module_harness import Exit, Fail, no_exit  # noqa: F401  # pylint: disable=unused-import
 
 PASSWORD = "s3cret-Pass!"
 LINE_RE = re.compile(r'^password="pbkdf2\(1000,20,sha512\)\$([0-9a-f]{16})\$([0-9a-f]{40})"\n$')
-
-
-class Exit(Exception):
-    pass
-
-
-class Fail(Exception):
-    pass
-
-
-@pytest.fixture(autouse=True)
-def no_exit(monkeypatch):
-    def exit_json(self, **kwargs):
-        raise Exit(kwargs)
-
-    def fail_json(self, **kwargs):
-        raise Fail(kwargs)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
 
 
 def run(args, check_mode=False, diff=False):
