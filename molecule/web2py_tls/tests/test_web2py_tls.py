@@ -1,0 +1,148 @@
+"""Scenario web2py_tls: the TLS material on its own, read with openssl inside the container.
+
+The tests run in file order: the converged self-signed material first, then renewals, then the
+operator's files, then the way back to a self-signed certificate (the container ends as it
+started)."""
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import time
+
+from conftest import assert_check_mode_clean, recap_changed, run_playbook, write_tls_fixtures
+
+DIR = "/etc/lab-tls"
+CERT = f"{DIR}/server.crt"
+KEY = f"{DIR}/server.key"
+DHPARAM = f"{DIR}/dhparam.pem"
+NAMES = ["DNS:tls.example.org", "DNS:www.tls.example.org", "IP Address:127.0.0.1"]
+NOTIFIED = "/root/tls-notified"
+
+
+def openssl(host, *args: str) -> str:
+    return host.check_output("openssl " + " ".join(args))
+
+
+def cert_names(host) -> list[str]:
+    text = openssl(host, "x509", "-in", CERT, "-noout", "-ext", "subjectAltName")
+    return sorted(name.strip() for name in text.splitlines()[-1].split(","))
+
+
+def days_left(host) -> float:
+    end = openssl(host, "x509", "-in", CERT, "-noout", "-enddate").split("=", 1)[1]
+    return (int(host.check_output(f"date -d '{end}' +%s")) - time.time()) / 86400
+
+
+def key_matches_cert(host) -> bool:
+    return openssl(host, "x509", "-in", CERT, "-noout", "-pubkey") == openssl(host, "pkey", "-in", KEY, "-pubout")
+
+
+def notifications(host) -> int:
+    return int(host.check_output(f"cat {NOTIFIED} 2>/dev/null | wc -l"))
+
+
+def converge(*args: str):
+    run = run_playbook("converge.yml", *args)
+    output = re.sub(r"\x1b\[[0-9;]*m", "", run.stdout + run.stderr)
+    return run.returncode, output, recap_changed(output)
+
+
+def extra(**variables) -> tuple[str, str]:
+    return "-e", json.dumps(variables)
+
+
+def test_self_signed_material(host):
+    folder = host.file(DIR)
+    assert folder.is_directory and not folder.is_symlink and (folder.user, folder.group, folder.mode) == ("root", "root", 0o755)
+    for path, mode in ((CERT, 0o644), (KEY, 0o600), (DHPARAM, 0o644)):
+        item = host.file(path)
+        assert item.is_file and not item.is_symlink, path
+        assert (item.user, item.group) == ("root", "root"), path
+        assert item.mode & 0o7077 == mode & 0o7077, (path, oct(item.mode))
+    assert host.file(KEY).mode == 0o600
+    assert "CN=tls.example.org" in openssl(host, "x509", "-in", CERT, "-noout", "-subject").replace(" ", "")
+    assert cert_names(host) == sorted(NAMES)
+    assert key_matches_cert(host)
+    assert "3072 bit" in openssl(host, "pkey", "-in", KEY, "-noout", "-text").splitlines()[0]
+    assert 360 < days_left(host) <= 366
+    assert "GROUP: ffdhe2048" in openssl(host, "pkeyparam", "-in", DHPARAM, "-noout", "-text")
+
+
+def test_check_mode_is_clean():
+    assert_check_mode_clean()
+
+
+def test_certificate_near_expiry_is_made_again_and_servers_told(host):
+    """A certificate 10 days from its end (the same key and names) is renewed; the listeners of
+    "web2py tls changed" run once; the next run changes nothing."""
+    key_before = host.check_output(f"sha256sum {KEY}")
+    san = ",".join(name.replace("IP Address", "IP") for name in NAMES)
+    host.check_output(f"openssl req -new -x509 -key {KEY} -days 10 -subj /CN=tls.example.org "
+                      f"-addext subjectAltName={san} -out {CERT}")
+    assert days_left(host) < 11
+    told = notifications(host)
+    returncode, output, changed = converge()
+    assert returncode == 0, output[-3000:]
+    assert days_left(host) > 360 and key_matches_cert(host)
+    assert host.check_output(f"sha256sum {KEY}") == key_before  # a renewal keeps the key
+    assert notifications(host) == told + 1
+    returncode, output, changed = converge()
+    assert returncode == 0 and not any(changed.values()), output[-3000:]
+
+
+def test_other_names_make_a_new_certificate():
+    names = ["DNS:tls.example.org", "DNS:api.tls.example.org"]
+    returncode, output, _changed = converge(*extra(web2py_tls_subject_alt_names=names))
+    assert returncode == 0, output[-3000:]
+    returncode, output, changed = converge(*extra(web2py_tls_subject_alt_names=names))
+    assert returncode == 0 and not any(changed.values()), output[-3000:]
+
+
+def test_names_back_as_in_the_inventory(host):
+    returncode, output, _changed = converge()
+    assert returncode == 0, output[-3000:]
+    assert cert_names(host) == sorted(NAMES)
+
+
+def test_operator_files_installed_byte_for_byte_and_the_key_never_printed(host):
+    with tempfile.TemporaryDirectory() as folder:
+        files = write_tls_fixtures(folder)
+        pem = {name: open(path, encoding="ascii").read() for name, path in files.items()}
+        operator = extra(web2py_tls_cert_src=files["leaf.crt"], web2py_tls_key_src=files["leaf.key"],
+                         web2py_tls_chain_src=files["chain.crt"])
+        told = notifications(host)
+        returncode, output, changed = converge(*operator, "--diff")
+        assert returncode == 0, output[-3000:]
+        assert host.file(CERT).content_string == pem["leaf.crt"] + pem["chain.crt"]
+        assert host.file(KEY).content_string == pem["leaf.key"]
+        assert host.file(KEY).mode == 0o600 and host.file(KEY).user == "root"
+        assert key_matches_cert(host)
+        assert notifications(host) == told + 1
+        key_body = pem["leaf.key"].splitlines()[1]
+        assert key_body not in output
+        returncode, output, changed = converge(*operator, "--check", "--diff")
+        assert returncode == 0 and not any(changed.values()), output[-3000:]
+        assert key_body not in output
+
+        # A key that does not belong to the certificate: refused before any change, naming the
+        # variable; the served pair stays as it was.
+        before = host.check_output(f"sha256sum {CERT} {KEY}")
+        mismatch = extra(web2py_tls_cert_src=files["leaf.crt"], web2py_tls_key_src=files["other.key"],
+                         web2py_tls_chain_src=files["chain.crt"])
+        returncode, output, changed = converge(*mismatch)
+        assert returncode != 0 and "web2py_tls_key_src" in output, output[-3000:]
+        assert not any(changed.values()), changed
+        assert host.check_output(f"sha256sum {CERT} {KEY}") == before
+        assert pem["other.key"].splitlines()[1] not in output
+
+
+def test_back_to_a_self_signed_certificate(host):
+    """Without the operator's files the role makes its own key (RSA, not the operator's EC key)
+    and certificate again."""
+    returncode, output, _changed = converge()
+    assert returncode == 0, output[-3000:]
+    assert "3072 bit" in openssl(host, "pkey", "-in", KEY, "-noout", "-text").splitlines()[0]
+    assert cert_names(host) == sorted(NAMES) and key_matches_cert(host)
+    returncode, output, changed = converge()
+    assert returncode == 0 and not any(changed.values()), output[-3000:]
