@@ -1,4 +1,4 @@
-"""Scenario bad_input: each wrong input fails before any change, naming the variable.
+"""Scenario preflight: each wrong input fails before any change, naming the variable.
 
 Cases come from ../cases.yml. Every case applies one role (converge.yml with the case's extra
 vars) to the fresh container and must end with: the play failed, the output names the variable,
@@ -138,3 +138,28 @@ def test_unsupported_platform_refused_before_any_change(host, debian11, marker, 
     }
     run = apply_case({"role": role, "vars": required.get(role, {})})
     assert_refused_before_any_change(host, run, f"web2py.deploy.{role} supports Debian 12, Debian 13; this host runs Debian 11")
+
+
+def apply_later_play(tls_dir: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], os.path.join(SCENARIO, "later_play.yml"),
+         "-e", json.dumps({"later_tls_dir": tls_dir})],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"},
+    )
+
+
+def test_a_later_plays_value_is_validated_again(host, marker):
+    """The validation play passed web2py_tls with its defaults (its later runs of preflight
+    skip); the include_role of the next play gives web2py_tls_dir a system folder: the role's
+    own preflight refuses it before any change."""
+    assert_refused_before_any_change(host, apply_later_play("/etc"), "web2py_tls_dir")
+
+
+def test_a_later_plays_good_value_passes():
+    """The same two plays with a sound folder: validated, then previewed (check mode)."""
+    run = apply_later_play("/etc/lab-later-tls")
+    output = ANSI.sub("", run.stdout + run.stderr)
+    assert run.returncode == 0, output[-3000:]
+    # Each play validated: the first with the defaults, the second the new folder.
+    assert output.count("TASK [web2py.deploy.preflight : Validate each role's inputs]") == 2, output[-3000:]
