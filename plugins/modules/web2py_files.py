@@ -28,6 +28,8 @@ description:
     sticky bit, such as C(/tmp), may be above it). A destination that is a symbolic link, not a
     regular file, or a file with more than one hard link is refused, naming it.
   - The current file is read only when it has the new content's size.
+  - O(dirs) are made (or given their owner, group and mode) after every check and validation,
+    before the files are written, so a task can put files into folders it makes.
   - In check mode nothing is written or validated. A file whose folder, owner or group does not
     exist yet, or whose folders are not root's alone yet, is reported as changing, with a warning
     for the folders (an earlier task of a real run would create or take them; the real run
@@ -80,6 +82,31 @@ options:
             refuses. Set V(false) for files holding secrets.
         type: bool
         default: true
+  dirs:
+    description:
+      - Folders to make, or to give their owner, group and mode, in the order given. Missing
+        folders above one are made first (root's, mode 0755), as C(mkdir -p) would; the
+        existing folders above it must be root's alone (as for files). An existing folder must
+        be a real folder (a link is refused). A file may go into one of them when the folder is
+        root's and nobody else may write to it.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path of the folder, with the rules of O(files[].dest).
+        type: str
+        required: true
+      owner:
+        description: Owner of the folder; O(owner) when not set.
+        type: str
+      group:
+        description: Group of the folder; O(group) when not set.
+        type: str
+      mode:
+        description: Mode of the folder, as O(files[].mode) (permission bits only).
+        type: raw
+        default: "0755"
   owner:
     description: Default owner of the files.
     type: str
@@ -113,8 +140,10 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Install the units and the helper script
+- name: Install the units and the helper script (its folder made first)
   web2py.deploy.web2py_files:
+    dirs:
+      - path: /usr/local/lib/web2py-deploy
     files:
       - dest: /etc/systemd/system/web2py-worker@.service
         content: "{{ lookup('ansible.builtin.template', 'worker@.service.j2') }}"
@@ -137,6 +166,22 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+dirs:
+  description: Each folder of O(dirs) in the order given, with what was done to it.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The folder's path.
+      type: str
+    changed:
+      description: Whether it was (or in check mode would be) made, or its owner, group or mode changed.
+      type: bool
+    created:
+      description: Whether the folder did not exist.
+      type: bool
+  sample: [{path: /usr/local/libexec/web2py-deploy, changed: false, created: false}]
 files:
   description: Each file in the order given, with what was done to it.
   returned: always
@@ -249,24 +294,91 @@ def lookup_id(name: str, database: t.Any, attribute: str) -> t.Optional[int]:
         return None
 
 
-def resolve(module: AnsibleModule, entry: t.Dict[str, t.Any]) -> t.Tuple[int, int, int]:
-    """The uid, gid and mode of an entry (its own or the module's defaults). In check mode a
-    user or group that does not exist yet (an earlier task would create it) is -1: the file is
-    reported as changing."""
+def resolve(module: AnsibleModule, entry: t.Dict[str, t.Any], path: str) -> t.Tuple[int, int, int]:
+    """The uid, gid and mode of an entry of files or dirs (its own or the module's defaults). In
+    check mode a user or group that does not exist yet (an earlier task would create it) is -1:
+    the entry is reported as changing."""
     owner = entry.get("owner") or module.params["owner"]
     group = entry.get("group") or module.params["group"]
     value = entry.get("mode") if entry.get("mode") is not None else module.params["mode"]
     uid = lookup_id(owner, pwd.getpwnam, "pw_uid")
     gid = lookup_id(group, grp.getgrnam, "gr_gid")
     if uid is None and not module.check_mode:
-        module.fail_json(msg="%s: no user %s" % (entry["dest"], owner))
+        module.fail_json(msg="%s: no user %s" % (path, owner))
     if gid is None and not module.check_mode:
-        module.fail_json(msg="%s: no group %s" % (entry["dest"], group))
+        module.fail_json(msg="%s: no group %s" % (path, group))
     mode = parse_mode(value)
     if mode is None:
         module.fail_json(msg="%s: mode must be an octal string such as '0644' (permission bits only), not %r"
-                         % (entry["dest"], value))
+                         % (path, value))
     return (-1 if uid is None else uid), (-1 if gid is None else gid), mode
+
+
+def plan_dirs(module: AnsibleModule) -> t.Dict[str, t.Dict[str, t.Any]]:
+    """path -> plan of each folder of dirs: checked (its parent root's alone or planned before
+    it; a real folder if it exists), nothing made yet."""
+    planned: t.Dict[str, t.Dict[str, t.Any]] = {}
+    for entry in module.params["dirs"]:
+        path = entry["path"]
+        problem = check_dest(path)
+        if problem:
+            module.fail_json(msg="%s: %s" % (path, problem.replace("to a file", "to a folder")))
+        if path in planned:
+            module.fail_json(msg="dirs: each path once; repeated: %s" % path)
+        uid, gid, mode = resolve(module, entry, path)
+        parent = os.path.dirname(path)
+        # Missing folders above it are made first (root's, 0755), as mkdir -p would.
+        above = parent
+        while above not in planned and above != "/" and not os.path.lexists(above):
+            above = os.path.dirname(above)
+        missing = []
+        walk = parent
+        while walk != above:
+            missing.insert(0, walk)
+            walk = os.path.dirname(walk)
+        if above in planned:
+            if not planned[above]["root_alone"]:
+                module.fail_json(msg="%s: refused, the folder above it would not be root's alone" % path)
+            missing_above = planned[above]["st"] is None or bool(missing)
+        else:
+            problems = unsafe_folders(above)
+            missing_above = bool(problems)
+            if problems and module.check_mode:
+                module.warn("%s: %s (a real run refuses it unless an earlier task fixes it)" % (parent, "; ".join(problems)))
+            elif problems:
+                module.fail_json(msg="%s: refused, the folders above it are not root's alone: %s" % (path, "; ".join(problems)))
+            missing_above = missing_above or bool(missing)
+        for folder in missing:
+            planned[folder] = dict(path=folder, uid=0, gid=0, mode=0o755, st=None, root_alone=True, changed=True)
+        st = None
+        if not missing_above:
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                st = None
+            if st is not None and not stat.S_ISDIR(st.st_mode):
+                module.fail_json(msg="%s: refused, it is %s (root never makes a folder through it)"
+                                 % (path, "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a folder"))
+        planned[path] = dict(path=path, uid=uid, gid=gid, mode=mode, st=st,
+                             root_alone=uid == 0 and not mode & (stat.S_IWGRP | stat.S_IWOTH),
+                             changed=st is None or st.st_uid != uid or st.st_gid != gid or stat.S_IMODE(st.st_mode) != mode)
+    return planned
+
+
+def make_dir(plan: t.Dict[str, t.Any]) -> int:
+    """Make the folder of a plan (its parent is root's alone: nobody else can swap it) or open
+    it, give it its owner, group and mode; returns a descriptor of it."""
+    if plan["st"] is None:
+        os.mkdir(plan["path"], 0o700)
+    fd = os.open(plan["path"], os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        if plan["changed"]:
+            os.fchown(fd, plan["uid"], plan["gid"])
+            os.fchmod(fd, plan["mode"])
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
 
 
 def read_current(dir_fd: int, name: str, size: int) -> t.Tuple[t.Optional[os.stat_result], t.Optional[bytes], t.Optional[str]]:
@@ -381,6 +493,12 @@ def run_module() -> None:
                 validate=dict(type="str"),
                 diff=dict(type="bool", default=True),
             )),
+            dirs=dict(type="list", elements="dict", default=[], options=dict(
+                path=dict(type="str", required=True),
+                owner=dict(type="str"),
+                group=dict(type="str"),
+                mode=dict(type="raw", default="0755"),
+            )),
             owner=dict(type="str", default="root"),
             group=dict(type="str", default="root"),
             mode=dict(type="raw", default="0644"),
@@ -398,7 +516,9 @@ def run_module() -> None:
     plans = []
     folders: t.Dict[str, t.Optional[int]] = {}
     written: t.List[str] = []
+    made: t.List[str] = []
     try:
+        dirs = plan_dirs(module)
         for entry in entries:
             dest = entry["dest"]
             problem = check_dest(dest)
@@ -416,8 +536,14 @@ def run_module() -> None:
                 data = entry["content"].encode("utf-8")
             except UnicodeEncodeError:
                 module.fail_json(msg="%s: the content is not valid UTF-8 text" % dest)
-            uid, gid, mode = resolve(module, entry)
+            uid, gid, mode = resolve(module, entry, dest)
             folder, name = os.path.split(dest)
+            if folder in dirs and folder not in folders:
+                # A folder of this task: made or fixed before the files are written.
+                if not dirs[folder]["root_alone"]:
+                    module.fail_json(msg="%s: refused, the folder holding it would not be root's alone (dirs)" % dest)
+                folders[folder] = None if dirs[folder]["st"] is None else os.open(
+                    folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
             if folder not in folders:
                 problems = unsafe_folders(folder)
                 if problems and module.check_mode:
@@ -445,6 +571,16 @@ def run_module() -> None:
                 if plan["content_changed"] and plan["argv"]:
                     validate_candidate(module, plan["entry"]["dest"], plan["data"], plan["argv"], plan["entry"]["diff"])
 
+        if not module.check_mode:
+            for path, plan in dirs.items():
+                if plan["changed"]:
+                    fd = make_dir(plan)
+                    made.append(path)
+                    if path in folders and folders[path] is None:
+                        folders[path] = fd
+                    else:
+                        os.close(fd)
+
         results = []
         diffs = []
         for plan in plans:
@@ -464,14 +600,17 @@ def run_module() -> None:
             results.append(dict(dest=entry["dest"], changed=plan["changed"], content_changed=plan["content_changed"],
                                 created=plan["created"]))
     except OSError as error:
-        module.fail_json(msg="web2py_files: %s" % to_text(error), changed=bool(written), changed_files=written)
+        module.fail_json(msg="web2py_files: %s" % to_text(error), changed=bool(written or made), changed_files=written,
+                         made_dirs=made)
     finally:
         for dir_fd in folders.values():
             if dir_fd is not None:
                 os.close(dir_fd)
 
     changed_files = [result["dest"] for result in results if result["changed"]]
-    output: t.Dict[str, t.Any] = dict(changed=bool(changed_files), files=results, changed_files=changed_files)
+    dir_results = [dict(path=path, changed=plan["changed"], created=plan["st"] is None) for path, plan in dirs.items()]
+    output: t.Dict[str, t.Any] = dict(changed=bool(changed_files) or any(plan["changed"] for plan in dirs.values()),
+                                      dirs=dir_results, files=results, changed_files=changed_files)
     if diffs:
         output["diff"] = diffs
     module.exit_json(**output)

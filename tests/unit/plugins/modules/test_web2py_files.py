@@ -257,3 +257,114 @@ def test_check_mode_reports_files_of_folders_an_earlier_task_takes_back(folder):
     ok, result = run({"files": [{"dest": str(theirs / "a"), "content": "a\n"}]}, check=True)
     assert ok and result["changed_files"] == [str(theirs / "a")]
     assert not run({"files": [{"dest": str(theirs / "a"), "content": "a\n"}]})[0]
+
+
+# --- dirs: folders made (or fixed) in the same run, after every check.
+
+def test_dirs_are_made_and_hold_the_files_then_nothing_changes(folder):
+    made, below = str(folder / "libexec"), str(folder / "libexec" / "sub")
+    dest = os.path.join(below, "check")
+    args = {"dirs": [{"path": made}, {"path": below, "mode": "0750", "group": "nogroup"}],
+            "files": [{"dest": dest, "content": "#!/bin/sh\n", "mode": "0755"}]}
+    ok, result = run(args, check=True)
+    assert ok and result["changed"] and [d["created"] for d in result["dirs"]] == [True, True]
+    assert not os.path.exists(made)  # check mode wrote nothing
+    ok, result = run(args)
+    assert ok and result["changed"] and result["changed_files"] == [dest]
+    assert stat.S_IMODE(os.stat(made).st_mode) == 0o755 and os.stat(made).st_uid == 0
+    assert stat.S_IMODE(os.stat(below).st_mode) == 0o750
+    assert os.stat(below).st_gid == __import__("grp").getgrnam("nogroup").gr_gid
+    assert open(dest).read() == "#!/bin/sh\n"
+    ok, result = run(args)
+    assert ok and not result["changed"] and not any(d["changed"] for d in result["dirs"])
+
+
+def test_dirs_mode_and_owner_put_back(folder):
+    made = str(folder / "drop-in.d")
+    args = {"dirs": [{"path": made}], "files": [{"dest": made + "/a.conf", "content": "x\n"}]}
+    run(args)
+    os.chmod(made, 0o700)
+    ok, result = run(args, check=True)
+    assert ok and result["changed"] and result["dirs"][0] == {"path": made, "changed": True, "created": False}
+    assert stat.S_IMODE(os.stat(made).st_mode) == 0o700
+    ok, result = run(args)
+    assert ok and result["changed"] and stat.S_IMODE(os.stat(made).st_mode) == 0o755
+    assert result["changed_files"] == []
+
+
+def test_dirs_refuse_a_link_and_write_nothing(folder, tmp_path):
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    link = folder / "helpers"
+    link.symlink_to(target)
+    other = str(folder / "other.conf")
+    ok, result = run({"dirs": [{"path": str(link)}], "files": [{"dest": other, "content": "x\n"}]})
+    assert not ok and "symbolic link" in result["msg"] and str(link) in result["msg"]
+    assert not os.path.exists(other)
+    assert os.listdir(str(target)) == []
+
+
+def test_dirs_below_a_folder_others_may_write_are_refused(folder):
+    shared = folder / "shared"
+    shared.mkdir()
+    os.chmod(str(shared), 0o777)
+    ok, result = run({"dirs": [{"path": str(shared / "mine")}], "files": []})
+    assert not ok and "not root's alone" in result["msg"] and "writable by others" in result["msg"]
+    assert not os.path.exists(str(shared / "mine"))
+
+
+def test_files_refused_in_a_dir_others_could_write(folder):
+    open_dir = str(folder / "open")
+    ok, result = run({"dirs": [{"path": open_dir, "mode": "0775"}],
+                      "files": [{"dest": open_dir + "/a.conf", "content": "x\n"}]})
+    assert not ok and "would not be root's alone" in result["msg"]
+    assert not os.path.exists(open_dir)  # nothing made: refused before any change
+
+
+def test_dirs_not_made_when_a_file_fails_to_validate(folder):
+    made = str(folder / "conf.d")
+    ok, result = run({"dirs": [{"path": made}],
+                      "files": [{"dest": made + "/a.conf", "content": "x\n", "validate": "false %s"}]})
+    assert not ok and "failed to validate" in result["msg"]
+    assert not os.path.exists(made)
+
+
+def test_dirs_paths_are_checked(folder):
+    for path, words in (("relative/dir", "absolute path to a folder"), (str(folder) + "/a/../b", "'..'"),
+                        (str(folder) + "/x\n", "control character")):
+        ok, result = run({"dirs": [{"path": path}], "files": []})
+        assert not ok and words in result["msg"], (path, result)
+    ok, result = run({"dirs": [{"path": str(folder / "d")}, {"path": str(folder / "d")}], "files": []})
+    assert not ok and "repeated" in result["msg"]
+    ok, result = run({"dirs": [{"path": str(folder / "d"), "mode": "4755"}], "files": []})
+    assert not ok and "permission bits only" in result["msg"]
+
+
+def test_a_file_where_a_dir_should_be_is_refused(folder):
+    plain = folder / "plain"
+    plain.write_text("x")
+    ok, result = run({"dirs": [{"path": str(plain)}], "files": []})
+    assert not ok and "not a folder" in result["msg"]
+
+
+def test_dirs_make_missing_folders_above_as_mkdir_p(folder):
+    deep = str(folder / "ansible" / "facts.d")
+    args = {"dirs": [{"path": deep}], "files": [{"dest": deep + "/a.fact", "content": "{}\n"}]}
+    ok, result = run(args, check=True)
+    assert ok and result["changed"] and not os.path.exists(str(folder / "ansible"))
+    ok, result = run(args)
+    assert ok and [d["path"] for d in result["dirs"]] == [str(folder / "ansible"), deep]
+    assert stat.S_IMODE(os.stat(str(folder / "ansible")).st_mode) == 0o755
+    assert open(deep + "/a.fact").read() == "{}\n"
+    os.chmod(str(folder / "ansible"), 0o750)  # an existing folder above is left as it is
+    ok, result = run(args)
+    assert ok and not result["changed"] and stat.S_IMODE(os.stat(str(folder / "ansible")).st_mode) == 0o750
+
+
+def test_dirs_missing_folders_below_an_unsafe_one_are_refused(folder):
+    shared = folder / "shared"
+    shared.mkdir()
+    os.chmod(str(shared), 0o777)
+    ok, result = run({"dirs": [{"path": str(shared / "a" / "b")}], "files": []})
+    assert not ok and "writable by others" in result["msg"]
+    assert not os.path.exists(str(shared / "a"))
