@@ -20,9 +20,11 @@ def test_the_other_keys_are_not_shared_between_items():
     assert result[1]["mode"] == "0644"
 
 
-@pytest.mark.parametrize("items, key, extra", [("/a", "path", None), (["/a"], "", None), (["/a"], "path", "x"),
-                                              (["/a"], "path", {"path": "/b"}), ({"a": 1}, "path", None),
-                                              (7, "path", None)])
+BAD = [("/a", "path", None), (["/a"], "", None), (["/a"], "path", "x"), (["/a"], "path", {"path": "/b"}),
+       ({"a": 1}, "path", None), (7, "path", None)]
+
+
+@pytest.mark.parametrize("items, key, extra", BAD)
 def test_refuses_what_it_cannot_build(items, key, extra):
     with pytest.raises(AnsibleFilterError):
         entries(items, key, extra)
