@@ -314,44 +314,75 @@ def resolve(module: AnsibleModule, entry: t.Dict[str, t.Any], path: str) -> t.Tu
     return (-1 if uid is None else uid), (-1 if gid is None else gid), mode
 
 
+def _walk_problem(path: str, planned: t.Dict[str, t.Dict[str, t.Any]]) -> t.Tuple[t.Optional[str], t.List[str], bool]:
+    """(problem, missing folders, whether some folder above is missing) for the folders above
+    path, each judged as this task leaves it: a folder of dirs must be root's alone as planned
+    and, if it exists, already now (nobody else may have swapped what is below it); any other
+    folder must be a real folder owned by root that nobody else may write to (a root-owned
+    sticky folder may be above the one holding path). Folders missing below the deepest existing
+    one are returned, to be made as mkdir -p would."""
+    parts = path.strip("/").split("/")[:-1]
+    missing: t.List[str] = []
+    absent = False
+    current = "/"
+    for index in range(len(parts) + 1):
+        if index:
+            current = os.path.join(current, parts[index - 1])
+        holding = index == len(parts)
+        if current in planned:
+            plan = planned[current]
+            if not plan["root_alone"]:
+                return "%s would not be root's alone" % current, missing, absent
+            if plan["st"] is not None and not plan["safe_now"]:
+                return "%s is not root's alone yet (fix it in an earlier task)" % current, missing, absent
+            absent = absent or plan["st"] is None
+            continue
+        if absent:
+            missing.append(current)
+            continue
+        try:
+            st = os.lstat(current)
+        except FileNotFoundError:
+            absent = True
+            missing.append(current)
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            return "%s is a symbolic link" % current, missing, absent
+        if not stat.S_ISDIR(st.st_mode):
+            return "%s is not a folder" % current, missing, absent
+        if st.st_uid != 0:
+            return "%s is owned by uid %d, not root" % (current, st.st_uid), missing, absent
+        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not (st.st_mode & stat.S_ISVTX and not holding):
+            return "%s is writable by others than root (mode %04o)" % (current, stat.S_IMODE(st.st_mode)), missing, absent
+    return None, missing, absent
+
+
 def plan_dirs(module: AnsibleModule) -> t.Dict[str, t.Dict[str, t.Any]]:
-    """path -> plan of each folder of dirs: checked (its parent root's alone or planned before
-    it; a real folder if it exists), nothing made yet."""
+    """path -> plan of each folder of dirs (and of the missing folders above them): everything
+    checked, nothing made yet."""
     planned: t.Dict[str, t.Dict[str, t.Any]] = {}
     for entry in module.params["dirs"]:
         path = entry["path"]
         problem = check_dest(path)
+        if problem is None and any(len(part.encode("utf-8", "surrogateescape")) > 255 for part in path.split("/")):
+            problem = "a name in it is longer than 255 bytes"
         if problem:
             module.fail_json(msg="%s: %s" % (path, problem.replace("to a file", "to a folder")))
         if path in planned:
-            module.fail_json(msg="dirs: each path once; repeated: %s" % path)
-        uid, gid, mode = resolve(module, entry, path)
-        parent = os.path.dirname(path)
-        # Missing folders above it are made first (root's, 0755), as mkdir -p would.
-        above = parent
-        while above not in planned and above != "/" and not os.path.lexists(above):
-            above = os.path.dirname(above)
-        missing = []
-        walk = parent
-        while walk != above:
-            missing.insert(0, walk)
-            walk = os.path.dirname(walk)
-        if above in planned:
-            if not planned[above]["root_alone"]:
-                module.fail_json(msg="%s: refused, the folder above it would not be root's alone" % path)
-            missing_above = planned[above]["st"] is None or bool(missing)
-        else:
-            problems = unsafe_folders(above)
-            missing_above = bool(problems)
-            if problems and module.check_mode:
-                module.warn("%s: %s (a real run refuses it unless an earlier task fixes it)" % (parent, "; ".join(problems)))
-            elif problems:
-                module.fail_json(msg="%s: refused, the folders above it are not root's alone: %s" % (path, "; ".join(problems)))
-            missing_above = missing_above or bool(missing)
+            module.fail_json(msg="dirs: each path once, each listed before the folders below it; %s comes again" % path)
+        uid, gid, mode = resolve(module, dict(entry, mode=entry.get("mode") or "0755"), path)
+        problem, missing, absent = _walk_problem(path, planned)
+        if problem and module.check_mode:
+            # An earlier task of a real run would make or fix it (the real run refuses what is
+            # still unsafe then): reported as a change.
+            module.warn("%s: %s (a real run refuses it unless an earlier task fixes it)" % (path, problem))
+            absent = True
+        elif problem:
+            module.fail_json(msg="%s: refused, %s" % (path, problem))
         for folder in missing:
-            planned[folder] = dict(path=folder, uid=0, gid=0, mode=0o755, st=None, root_alone=True, changed=True)
+            planned[folder] = dict(path=folder, uid=0, gid=0, mode=0o755, st=None, root_alone=True, safe_now=True, changed=True)
         st = None
-        if not missing_above:
+        if not absent:
             try:
                 st = os.lstat(path)
             except FileNotFoundError:
@@ -361,17 +392,21 @@ def plan_dirs(module: AnsibleModule) -> t.Dict[str, t.Dict[str, t.Any]]:
                                  % (path, "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a folder"))
         planned[path] = dict(path=path, uid=uid, gid=gid, mode=mode, st=st,
                              root_alone=uid == 0 and not mode & (stat.S_IWGRP | stat.S_IWOTH),
+                             safe_now=st is None or (st.st_uid == 0 and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)),
                              changed=st is None or st.st_uid != uid or st.st_gid != gid or stat.S_IMODE(st.st_mode) != mode)
     return planned
 
 
 def make_dir(plan: t.Dict[str, t.Any]) -> int:
-    """Make the folder of a plan (its parent is root's alone: nobody else can swap it) or open
-    it, give it its owner, group and mode; returns a descriptor of it."""
+    """Make the folder of a plan or open it (every folder above it is root's alone: nobody else
+    can swap it), give it its owner, group and mode; returns a descriptor of it."""
     if plan["st"] is None:
         os.mkdir(plan["path"], 0o700)
     fd = os.open(plan["path"], os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     try:
+        st = os.fstat(fd)
+        if plan["st"] is not None and (st.st_dev, st.st_ino) != (plan["st"].st_dev, plan["st"].st_ino):
+            raise OSError("%s changed while this task ran" % plan["path"])
         if plan["changed"]:
             os.fchown(fd, plan["uid"], plan["gid"])
             os.fchmod(fd, plan["mode"])
@@ -519,6 +554,9 @@ def run_module() -> None:
     made: t.List[str] = []
     try:
         dirs = plan_dirs(module)
+        for dest in dests:
+            if any(path == dest or path.startswith(dest + "/") for path in dirs):
+                module.fail_json(msg="%s: a file of files and a folder of dirs (or a folder below it)" % dest)
         for entry in entries:
             dest = entry["dest"]
             problem = check_dest(dest)
@@ -538,12 +576,18 @@ def run_module() -> None:
                 module.fail_json(msg="%s: the content is not valid UTF-8 text" % dest)
             uid, gid, mode = resolve(module, entry, dest)
             folder, name = os.path.split(dest)
-            if folder in dirs and folder not in folders:
-                # A folder of this task: made or fixed before the files are written.
-                if not dirs[folder]["root_alone"]:
-                    module.fail_json(msg="%s: refused, the folder holding it would not be root's alone (dirs)" % dest)
-                folders[folder] = None if dirs[folder]["st"] is None else os.open(
-                    folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            if folder not in folders and any(path == folder or folder.startswith(path + "/") for path in dirs):
+                # Below a folder of this task: judged as the task leaves it, made or fixed before
+                # the files are written (opened then when it is missing now).
+                problem, missing, absent = _walk_problem(dest, dirs)
+                if missing and not problem:
+                    problem = "%s does not exist and is not in dirs" % missing[0]
+                if problem and module.check_mode:
+                    module.warn("%s: %s (a real run refuses it unless an earlier task fixes it)" % (dest, problem))
+                    absent = True
+                elif problem:
+                    module.fail_json(msg="%s: refused, %s" % (dest, problem))
+                folders[folder] = None if absent else os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
             if folder not in folders:
                 problems = unsafe_folders(folder)
                 if problems and module.check_mode:

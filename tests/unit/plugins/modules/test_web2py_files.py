@@ -309,7 +309,7 @@ def test_dirs_below_a_folder_others_may_write_are_refused(folder):
     shared.mkdir()
     os.chmod(str(shared), 0o777)
     ok, result = run({"dirs": [{"path": str(shared / "mine")}], "files": []})
-    assert not ok and "not root's alone" in result["msg"] and "writable by others" in result["msg"]
+    assert not ok and "refused" in result["msg"] and "writable by others" in result["msg"]
     assert not os.path.exists(str(shared / "mine"))
 
 
@@ -335,9 +335,16 @@ def test_dirs_paths_are_checked(folder):
         ok, result = run({"dirs": [{"path": path}], "files": []})
         assert not ok and words in result["msg"], (path, result)
     ok, result = run({"dirs": [{"path": str(folder / "d")}, {"path": str(folder / "d")}], "files": []})
-    assert not ok and "repeated" in result["msg"]
+    assert not ok and "comes again" in result["msg"]
+    # a folder made as the parent of an earlier entry cannot be listed after it
+    ok, result = run({"dirs": [{"path": str(folder / "p" / "q")}, {"path": str(folder / "p"), "mode": "0750"}], "files": []})
+    assert not ok and "listed before the folders below it" in result["msg"] and not os.path.exists(str(folder / "p"))
     ok, result = run({"dirs": [{"path": str(folder / "d"), "mode": "4755"}], "files": []})
     assert not ok and "permission bits only" in result["msg"]
+    # every name of the path is checked before anything is made
+    long_middle = str(folder / "first" / ("x" * 256) / "last")
+    ok, result = run({"dirs": [{"path": long_middle}], "files": []})
+    assert not ok and "longer than 255 bytes" in result["msg"] and not os.path.exists(str(folder / "first"))
 
 
 def test_a_file_where_a_dir_should_be_is_refused(folder):
@@ -368,3 +375,65 @@ def test_dirs_missing_folders_below_an_unsafe_one_are_refused(folder):
     ok, result = run({"dirs": [{"path": str(shared / "a" / "b")}], "files": []})
     assert not ok and "writable by others" in result["msg"]
     assert not os.path.exists(str(shared / "a"))
+
+
+def test_a_folder_without_a_mode_is_0755(folder):
+    made = str(folder / "nomode")
+    ok, _result = run({"dirs": [{"path": made, "mode": None}], "files": [], "mode": "0644"})
+    assert ok and stat.S_IMODE(os.stat(made).st_mode) == 0o755
+
+
+def test_dirs_and_files_never_share_a_path(folder):
+    for dirs, dest in (([str(folder / "x")], str(folder / "x")), ([str(folder / "a" / "b")], str(folder / "a"))):
+        ok, result = run({"dirs": [{"path": path} for path in dirs], "files": [{"dest": dest, "content": "x\n"}]})
+        assert not ok and "a file of files and a folder of dirs" in result["msg"]
+        assert os.listdir(str(folder)) == []
+
+
+def test_nothing_below_a_folder_the_task_gives_to_another_user(folder):
+    """A folder of dirs owned by someone else may be made, but nothing of the task below it:
+    that user could swap what is there for a link before root writes (or makes a folder)."""
+    given = folder / "given"
+    given.mkdir()
+    (given / "B").mkdir()
+    for args in ({"dirs": [{"path": str(given), "owner": "nobody"}], "files": [{"dest": str(given / "B" / "f"), "content": "x\n"}]},
+                 {"dirs": [{"path": str(given), "owner": "nobody"}, {"path": str(given / "B" / "C")}], "files": []},
+                 {"dirs": [{"path": str(given), "owner": "nobody"}], "files": [{"dest": str(given / "f"), "content": "x\n"}]}):
+        ok, result = run(args)
+        assert not ok and "would not be root's alone" in result["msg"], result
+    assert os.stat(str(given)).st_uid == 0 and os.listdir(str(given)) == ["B"] and os.listdir(str(given / "B")) == []
+
+
+def test_nothing_below_a_folder_that_is_another_users_now(folder):
+    """A folder of dirs that is a service user's now (root's once the task has run) holds
+    nothing of the task yet: until it is root's, its owner may swap what is below it."""
+    theirs = folder / "theirs"
+    theirs.mkdir()
+    (theirs / "sub").mkdir()
+    os.chown(str(theirs), 65534, 65534)
+    for args in ({"dirs": [{"path": str(theirs)}, {"path": str(theirs / "sub")}], "files": []},
+                 {"dirs": [{"path": str(theirs)}], "files": [{"dest": str(theirs / "sub" / "conf"), "content": "x\n"}]}):
+        ok, result = run(args)
+        assert not ok and "not root's alone yet" in result["msg"], result
+    assert os.stat(str(theirs)).st_uid == 65534  # nothing changed
+    ok, result = run({"dirs": [{"path": str(theirs)}], "files": []})  # the folder alone is taken back
+    assert ok and result["changed"] and os.stat(str(theirs)).st_uid == 0
+
+
+def test_a_folder_swapped_between_the_check_and_the_change_is_refused(folder, monkeypatch):
+    existing = folder / "existing"
+    existing.mkdir(mode=0o700)
+    real_open = web2py_files.os.open
+    swapped = []
+
+    def swap_then_open(path, *args, **kwargs):
+        if path == str(existing) and not swapped:
+            os.rename(str(existing), str(folder / "moved"))
+            os.mkdir(str(existing), 0o700)
+            swapped.append(True)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(web2py_files.os, "open", swap_then_open)
+    ok, result = run({"dirs": [{"path": str(existing)}], "files": []})
+    assert not ok and "changed while this task ran" in result["msg"]
+    assert stat.S_IMODE(os.stat(str(existing)).st_mode) == 0o700
