@@ -56,7 +56,7 @@ def tls_fixtures():
     os.rmdir(TLS_FIXTURES)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def booted(host):
     """The fresh container has finished booting: its first-boot units (ldconfig.service writes
     /etc/ld.so.cache) would otherwise count as changes of the first case."""
