@@ -65,6 +65,23 @@ def test_virtualenv_of_the_old_python_was_rebuilt(host, lab_vars):
     assert host.file(f"{VENV}").user == "root"
 
 
+def test_root_virtualenv_of_another_python_is_rebuilt(host):
+    """A virtualenv of root's whose pyvenv.cfg names another Python (this role's own, after an
+    in-place upgrade of Debian) is made again by the next run; the service runs on it."""
+    minor = python_minor(host)
+    assert host.file(VENV).user == "root"
+    assert host.run(f"sed -i 's/^version = .*/version = 3.{minor - 2}.1/' {VENV}/pyvenv.cfg").rc == 0
+    run = run_playbook("converge.yml")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    assert any(task.startswith("web2py.deploy.web2py : Remove a virtualenv made by another Python")
+               for task in changed_tasks(run.stdout)), run.stdout[-3000:]
+    cfg = host.file(f"{VENV}/pyvenv.cfg").content_string
+    assert re.search(rf"^version(_info)? = 3\.{minor}\.", cfg, re.M), cfg
+    out = host.run(f"sudo -u web2py {VENV}/bin/python -c 'import sys; print(sys.version_info[1])'")
+    assert out.rc == 0 and int(out.stdout) == minor, out.stderr
+    assert host.service("web2py").is_running
+
+
 def test_legacy_cgi_only_where_python_dropped_cgi(host):
     out = host.run(f"{VENV}/bin/pip list --format=freeze")
     assert ("legacy-cgi==" in out.stdout) == (python_minor(host) >= 13), out.stdout
