@@ -231,30 +231,11 @@ NAME_MAX = 200  # leaves room for the temporary file's prefix and suffix within 
 def unsafe_folders(folder: str) -> t.List[str]:
     """Problems of folder and the folders above it: each must be a real folder owned by root and
     writable by nobody else; a root-owned sticky folder may be above it (others cannot rename
-    root's entries in it)."""
-    problems = []
-    parts = folder.strip("/").split("/") if folder != "/" else []
-    path = "/"
-    for index in range(len(parts) + 1):
-        if index:
-            path = os.path.join(path, parts[index - 1])
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            return problems + ["%s does not exist" % path]
-        if stat.S_ISLNK(st.st_mode):
-            problems.append("%s is a symbolic link" % path)
-            break
-        if not stat.S_ISDIR(st.st_mode):
-            problems.append("%s is not a folder" % path)
-            break
-        if st.st_uid != 0:
-            problems.append("%s is owned by uid %d, not root" % (path, st.st_uid))
-        writable_by_others = st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-        sticky_above = st.st_mode & stat.S_ISVTX and index < len(parts)
-        if writable_by_others and not sticky_above:
-            problems.append("%s is writable by others than root (mode %04o)" % (path, stat.S_IMODE(st.st_mode)))
-    return problems
+    root's entries in it). The walk of _walk_problem, with no folder of dirs."""
+    problem, missing, _absent = _walk_problem(os.path.join(folder, "_"), {})
+    if problem:
+        return [problem]
+    return ["%s does not exist" % missing[0]] if missing else []
 
 
 def check_dest(dest: t.Any) -> t.Optional[str]:
