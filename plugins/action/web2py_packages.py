@@ -23,17 +23,28 @@ from ansible.plugins.action import ActionBase
 _NAME = re.compile(r"[a-z0-9][a-z0-9+.-]+\Z")
 
 # ${db:Status-Abbrev}: desired action, package status, error flag; "ii " and "hi " are installed
-# with no error. One line per package dpkg knows (architectures of a multi-arch package too).
-_QUERY_FORMAT = "${Package} ${db:Status-Abbrev}\\n"
+# with no error. One line per package and architecture dpkg knows: apt's plain name means the
+# host's own architecture (or "all"), so a copy of another architecture does not count.
+_QUERY_FORMAT = "${Package} ${Architecture} ${db:Status-Abbrev}\\n"
+_ARCH_LINE = "Native-Architecture="
 
 
 def installed_packages(output: str) -> set[str]:
-    """The names dpkg-query's lines (``<name> <abbrev>``) report installed without error."""
+    """The names dpkg-query's lines (``<name> <arch> <abbrev>``) report installed without error,
+    for the host's architecture (the ``Native-Architecture=`` line) or ``all``. Terminal carriage
+    returns are ignored; without the architecture line nothing counts as installed."""
+    lines = [line.rstrip("\r") for line in output.splitlines()]
+    native = next((line[len(_ARCH_LINE):] for line in lines if line.startswith(_ARCH_LINE)), "")
     found = set()
-    for line in output.splitlines():
-        name, _, status = line.partition(" ")
+    for line in lines:
+        if line.startswith(_ARCH_LINE):
+            continue
+        fields = line.split(" ", 2)
+        if len(fields) < 3 or not native or fields[1] not in (native, "all"):
+            continue
+        status = fields[2]
         if len(status) >= 2 and status[1] == "i" and status[2:3] in ("", " "):
-            found.add(name)
+            found.add(fields[0])
     return found
 
 
@@ -44,8 +55,10 @@ def missing_packages(names: list[str], output: str) -> list[str]:
 
 
 def query_command(names: list[str]) -> str:
-    """The shell command that prints one status line per package dpkg knows of ``names``."""
-    return "LC_ALL=C dpkg-query -W -f=%s -- %s" % (shlex.quote(_QUERY_FORMAT), " ".join(shlex.quote(n) for n in names))
+    """The shell command that prints the host's architecture, then one status line per package
+    and architecture dpkg knows of ``names``; its status is dpkg-query's."""
+    return "LC_ALL=C; export LC_ALL; echo %s\"$(dpkg --print-architecture)\"; dpkg-query -W -f=%s -- %s" % (
+        _ARCH_LINE, shlex.quote(_QUERY_FORMAT), " ".join(shlex.quote(n) for n in names))
 
 
 class ActionModule(ActionBase):

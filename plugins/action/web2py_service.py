@@ -23,20 +23,23 @@ _STATES = ("started", "stopped")
 def query_command(name: str) -> str:
     """One shell command: `systemctl is-enabled`'s answer, then LoadState= and ActiveState=."""
     quoted = shlex.quote(name)
+    # No pager and no colours: over SSH the command has a terminal (-tt), and systemctl would
+    # page its output through less, with escape codes in the values.
     return (
-        "LC_ALL=C; export LC_ALL; "
-        "echo \"IsEnabled=$(systemctl is-enabled -- %s 2>/dev/null)\"; "
-        "systemctl show -p LoadState -p ActiveState -- %s" % (quoted, quoted)
+        "LC_ALL=C SYSTEMD_PAGER=cat SYSTEMD_COLORS=0; export LC_ALL SYSTEMD_PAGER SYSTEMD_COLORS; "
+        "echo \"IsEnabled=$(systemctl --no-pager is-enabled -- %s 2>/dev/null)\"; "
+        "systemctl --no-pager show -p LoadState -p ActiveState -- %s" % (quoted, quoted)
     )
 
 
 def parse(output: str) -> dict[str, str]:
-    """KEY=value lines as a mapping (the first of each key)."""
+    """KEY=value lines as a mapping (the first of each key); a terminal's carriage returns are
+    dropped, anything else stays in the value (and then matches no state the plugin accepts)."""
     found: dict[str, str] = {}
     for line in output.splitlines():
-        key, sep, value = line.partition("=")
+        key, sep, value = line.rstrip("\r").partition("=")
         if sep and key not in found:
-            found[key] = value.strip()
+            found[key] = value
     return found
 
 

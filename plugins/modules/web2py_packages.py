@@ -20,7 +20,11 @@ description:
     half-configured), or a name is not a plain package name (an architecture, a version, a
     wildcard), or dpkg's answer cannot be read, it runs M(ansible.builtin.apt) with
     C(state=present) and the cache options given, and returns its result.
-  - Does not upgrade packages that are installed (as C(state=present)).
+  - A package counts as installed only for the host's own architecture (or C(all)), as apt reads
+    a plain name: a copy of another architecture alone (C(hello:i386) on an amd64 host) is
+    missing.
+  - Does not upgrade packages that are installed (as C(state=present)), and does not refresh
+    apt's lists when none is missing.
   - This is an action plugin; the module file only documents it.
 author:
   - web2py.deploy maintainers (@web2py-deploy)

@@ -11,11 +11,28 @@ from ansible.playbook.task import Task
 
 from ansible_collections.web2py.deploy.plugins.action import web2py_packages as plugin
 
-DPKG_OUT = "nginx ii \nuwsgi-core ii \nlibc6 ii \nlibc6 un \nold-tool rc \nbroken iF \nreinst iiR\nheld hi \n"
+DPKG_OUT = (
+    "Native-Architecture=amd64\n"
+    "nginx amd64 ii \nuwsgi-core amd64 ii \nlibc6 amd64 ii \nlibc6 i386 un \nold-tool amd64 rc \nbroken amd64 iF \n"
+    "reinst amd64 iiR\nheld amd64 hi \ntzdata all ii \nforeign i386 ii \nswapped amd64 rc \nswapped i386 ii \n"
+)
 
 
 def test_installed_packages_reads_only_installed_without_error() -> None:
-    assert plugin.installed_packages(DPKG_OUT) == {"nginx", "uwsgi-core", "libc6", "held"}
+    assert plugin.installed_packages(DPKG_OUT) == {"nginx", "uwsgi-core", "libc6", "held", "tzdata"}
+
+
+def test_another_architecture_does_not_count() -> None:
+    # apt's plain name is the host's architecture: an i386 copy alone is not "hello" installed.
+    assert plugin.missing_packages(["foreign", "swapped", "tzdata"], DPKG_OUT) == ["foreign", "swapped"]
+
+
+def test_without_the_architecture_nothing_counts() -> None:
+    assert plugin.installed_packages("nginx amd64 ii \n") == set()
+
+
+def test_a_terminals_carriage_returns_are_ignored() -> None:
+    assert plugin.installed_packages("Native-Architecture=arm64\r\nnginx arm64 ii \r\nx amd64 ii \r\n") == {"nginx"}
 
 
 def test_missing_packages_keeps_order_and_counts_unknown_names() -> None:
@@ -25,7 +42,10 @@ def test_missing_packages_keeps_order_and_counts_unknown_names() -> None:
 
 def test_query_command_quotes_everything() -> None:
     cmd = plugin.query_command(["nginx", "libapache2-mod-wsgi-py3"])
-    assert cmd == "LC_ALL=C dpkg-query -W -f='${Package} ${db:Status-Abbrev}\\n' -- nginx libapache2-mod-wsgi-py3"
+    assert cmd == (
+        "LC_ALL=C; export LC_ALL; echo Native-Architecture=\"$(dpkg --print-architecture)\"; "
+        "dpkg-query -W -f='${Package} ${Architecture} ${db:Status-Abbrev}\\n' -- nginx libapache2-mod-wsgi-py3"
+    )
 
 
 @pytest.mark.parametrize("name", ["nginx", "python3-psycopg2", "g++", "libstdc++6", "node.js"])
@@ -74,7 +94,7 @@ def test_a_missing_package_runs_apt_with_every_name_and_the_cache_options() -> N
 
 
 def test_unknown_name_dpkg_exits_1_still_read() -> None:
-    action, _, apt = _action({"name": ["nginx", "nothere"]}, {"rc": 1, "stdout": "nginx ii \n", "stderr": "dpkg-query: no packages found matching nothere"})
+    action, _, apt = _action({"name": ["nginx", "nothere"]}, {"rc": 1, "stdout": "Native-Architecture=amd64\nnginx amd64 ii \n", "stderr": "dpkg-query: no packages found matching nothere"})
     assert action.run(task_vars={})["missing"] == ["nothere"]
     apt.assert_called_once()
 

@@ -17,8 +17,15 @@ STOPPED = "IsEnabled=disabled\nLoadState=loaded\nActiveState=inactive\n"
 
 def test_query_command_quotes_the_name() -> None:
     cmd = plugin.query_command("web2py-sessions2trash@my app.timer")
-    assert "systemctl is-enabled -- 'web2py-sessions2trash@my app.timer'" in cmd
-    assert "systemctl show -p LoadState -p ActiveState -- 'web2py-sessions2trash@my app.timer'" in cmd
+    assert "systemctl --no-pager is-enabled -- 'web2py-sessions2trash@my app.timer'" in cmd
+    assert "systemctl --no-pager show -p LoadState -p ActiveState -- 'web2py-sessions2trash@my app.timer'" in cmd
+    assert "SYSTEMD_PAGER=cat SYSTEMD_COLORS=0" in cmd
+
+
+def test_a_terminals_output_is_read_or_refused() -> None:
+    # Over SSH (-tt): carriage returns are dropped; escape codes of a pager never match a state.
+    assert plugin.in_place(plugin.parse("IsEnabled=enabled\r\nLoadState=loaded\r\nActiveState=active\r\n"), True, "started")
+    assert not plugin.in_place(plugin.parse("IsEnabled=enabled\r\nLoadState=loaded\x1b[m\r\nActiveState=active\x1b[m\r\n"), True, "started")
 
 
 def test_parse_keeps_the_first_of_each_key() -> None:
