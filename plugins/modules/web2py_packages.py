@@ -21,7 +21,7 @@ description:
     wildcard), or dpkg's answer cannot be read, it runs M(ansible.builtin.apt) with
     C(state=present) and the cache options given, and returns its result.
   - A package counts as installed only for the host's own architecture (or C(all)), as apt reads
-    a plain name: a copy of another architecture alone (C(hello:i386) on an amd64 host) is
+    a plain name. A copy of another architecture alone (C(hello:i386) on an amd64 host) is
     missing.
   - Does not upgrade packages that are installed (as C(state=present)), and does not refresh
     apt's lists when none is missing.
@@ -48,13 +48,17 @@ options:
 attributes:
   action:
     support: full
+    description: An action plugin (the query runs from the controller, apt as a module on the host).
   check_mode:
     support: full
-    details: The dpkg query runs in check mode too (it changes nothing); apt then reports what it would install.
+    description: The dpkg query runs in check mode too (it changes nothing); apt then reports what it would install.
   diff_mode:
     support: none
+    description: Nothing to show.
   platform:
+    support: full
     platforms: debian
+    description: Debian and its derivatives (dpkg and apt).
 notes:
   - The host's C(dpkg-query) runs with the task's privilege escalation.
 seealso:

@@ -47,13 +47,17 @@ options:
 attributes:
   action:
     support: full
+    description: An action plugin (the query runs from the controller, systemd_service as a module on the host).
   check_mode:
     support: full
-    details: The systemctl query runs in check mode too (it changes nothing).
+    description: The systemctl query runs in check mode too (it changes nothing).
   diff_mode:
     support: none
+    description: Nothing to show.
   platform:
+    support: full
     platforms: posix
+    description: Hosts run by systemd.
 notes:
   - The host's C(systemctl) runs with the task's privilege escalation.
 seealso:

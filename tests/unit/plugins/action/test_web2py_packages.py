@@ -79,13 +79,13 @@ def test_all_installed_apt_never_runs() -> None:
 
 
 def test_a_single_name_as_a_string() -> None:
-    action, _, apt = _action({"name": "nginx"})
+    action, _low, apt = _action({"name": "nginx"})
     assert action.run(task_vars={})["changed"] is False
     apt.assert_not_called()
 
 
 def test_a_missing_package_runs_apt_with_every_name_and_the_cache_options() -> None:
-    action, _, apt = _action({"name": ["nginx", "old-tool"], "cache_valid_time": 60})
+    action, _low, apt = _action({"name": ["nginx", "old-tool"], "cache_valid_time": 60})
     result = action.run(task_vars={"x": 1})
     assert result["changed"] is True and result["missing"] == ["old-tool"] and result["cache_updated"] is True
     apt.assert_called_once()
@@ -94,13 +94,14 @@ def test_a_missing_package_runs_apt_with_every_name_and_the_cache_options() -> N
 
 
 def test_unknown_name_dpkg_exits_1_still_read() -> None:
-    action, _, apt = _action({"name": ["nginx", "nothere"]}, {"rc": 1, "stdout": "Native-Architecture=amd64\nnginx amd64 ii \n", "stderr": "dpkg-query: no packages found matching nothere"})
+    dpkg = {"rc": 1, "stdout": "Native-Architecture=amd64\nnginx amd64 ii \n", "stderr": "dpkg-query: no packages found matching nothere"}
+    action, _low, apt = _action({"name": ["nginx", "nothere"]}, dpkg)
     assert action.run(task_vars={})["missing"] == ["nothere"]
     apt.assert_called_once()
 
 
 def test_unreadable_answer_runs_apt() -> None:
-    action, _, apt = _action({"name": ["nginx"]}, {"rc": 127, "stdout": "", "stderr": "dpkg-query: not found"})
+    action, _low, apt = _action({"name": ["nginx"]}, {"rc": 127, "stdout": "", "stderr": "dpkg-query: not found"})
     assert action.run(task_vars={})["missing"] == ["nginx"]
     apt.assert_called_once()
 
@@ -113,7 +114,7 @@ def test_a_version_pin_is_not_asked_but_given_to_apt() -> None:
 
 
 def test_apt_failure_is_returned() -> None:
-    action, _, apt = _action({"name": ["old-tool"]})
+    action, _low, apt = _action({"name": ["old-tool"]})
     apt.return_value = {"failed": True, "msg": "No package matching 'old-tool' is available"}
     result = action.run(task_vars={})
     assert result["failed"] is True and "old-tool" in result["msg"]
@@ -129,7 +130,7 @@ def test_bad_names_fail(args: dict[str, t.Any]) -> None:
 
 
 def test_unknown_argument_fails() -> None:
-    action, low, _ = _action({"name": ["nginx"], "state": "absent"})
+    action, low, _apt = _action({"name": ["nginx"], "state": "absent"})
     with pytest.raises(AnsibleActionFail, match="state"):
         action.run(task_vars={})
     low.assert_not_called()

@@ -75,13 +75,13 @@ def test_in_place_the_module_never_runs() -> None:
 
 
 def test_string_booleans_are_read() -> None:
-    action, _, module = _action({"name": "nginx.service", "enabled": "yes", "state": "started"})
+    action, _low, module = _action({"name": "nginx.service", "enabled": "yes", "state": "started"})
     assert action.run(task_vars={})["changed"] is False
     module.assert_not_called()
 
 
 def test_not_in_place_runs_the_module_with_the_same_options() -> None:
-    action, _, module = _action({"name": "nginx.service", "enabled": True, "state": "started"}, STOPPED)
+    action, _low, module = _action({"name": "nginx.service", "enabled": True, "state": "started"}, STOPPED)
     result = action.run(task_vars={})
     assert result["changed"] is True and result["status"] == {"ActiveState": "active"}
     assert module.call_args.kwargs["module_name"] == "ansible.builtin.systemd_service"
@@ -96,13 +96,13 @@ def test_daemon_reload_always_runs_the_module_without_asking() -> None:
 
 
 def test_a_failed_query_runs_the_module() -> None:
-    action, _, module = _action({"name": "x.service", "enabled": True}, "", rc=127)
+    action, _low, module = _action({"name": "x.service", "enabled": True}, "", rc=127)
     action.run(task_vars={})
     module.assert_called_once()
 
 
 def test_only_the_options_given_reach_the_module() -> None:
-    action, _, module = _action({"name": "x.timer", "enabled": False}, RUNNING)
+    action, _low, module = _action({"name": "x.timer", "enabled": False}, RUNNING)
     action.run(task_vars={})
     assert module.call_args.kwargs["module_args"] == {"name": "x.timer", "enabled": False, "daemon_reload": False}
 
