@@ -290,20 +290,26 @@ def test_password_rotation_preview_hides_old_and_new_secrets(lab_vars):
 
 def test_next_run_puts_back_what_was_changed_by_hand(host, https):
     """No shortcut stops checking: a service stopped and disabled, a package removed, the site and
-    vassal files removed, the WSGI entry point and a file of web2py's code edited and another
-    deleted by hand are all put back by the next converge, and the site answers again. A local
-    fact of the front ends that is not JSON is reported and written again."""
+    vassal files removed, the WSGI entry point, wsgihandler.py and a file of web2py's code edited
+    and another deleted by hand, the web2py user given a shell, an unwanted application (examples)
+    and a stale admin parameters file put back by hand are all undone by the next converge, and
+    the site answers again. A local fact of the front ends that is not JSON is reported and
+    written again."""
     fact = "/etc/ansible/facts.d/web2py_frontend.fact"
+    handler, examples = "/srv/web2py/web2py/wsgihandler.py", "/srv/web2py/web2py/applications/examples"
+    stale = "/srv/web2py/web2py/parameters_8080.py"
     vassal = "/etc/uwsgi-emperor/vassals/web2py.ini"
     site = "/etc/nginx/sites-enabled/web2py.conf"
     entry = "/usr/local/libexec/web2py-deploy/web2py-wsgi.py"
     code, gone = "/srv/web2py/web2py/gluon/contenttype.py", "/srv/web2py/web2py/anyserver.py"
     # written by web2py.deploy.web2py_files (several files in one module run)
     helper, timer = "/usr/local/libexec/web2py-deploy/check-candidate", "/etc/systemd/system/web2py-sessions2trash@.timer"
-    before = {path: host.file(path).sha256sum for path in (vassal, site, entry, code, gone, helper, timer)}
+    before = {path: host.file(path).sha256sum for path in (vassal, site, entry, code, gone, helper, timer, handler)}
+    assert not host.file(examples).exists and not host.file(stale).exists
     for command in ("systemctl disable --now nginx", "systemctl disable --now uwsgi-emperor",
                     f"rm -f {vassal} {site} {gone} {timer}", f"chmod 0666 {helper}",
-                    f"echo '# edited' >> {entry}", f"echo '# edited' >> {code}",
+                    f"echo '# edited' >> {entry}", f"echo '# edited' >> {code}", f"echo '# edited' >> {handler}",
+                    "usermod -s /bin/bash web2py", f"mkdir -p {examples}/controllers", f"touch {stale}",
                     "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q acl", f"echo 'not json' > {fact}"):
         assert host.run(command).rc == 0, command
     assert host.run("dpkg-query -W -f '${Status}' acl").stdout.strip() != "install ok installed"
@@ -316,6 +322,9 @@ def test_next_run_puts_back_what_was_changed_by_hand(host, https):
         assert host.service(name).is_running and host.service(name).is_enabled, name
     assert {path: host.file(path).sha256sum for path in before} == before
     assert host.file(helper).mode == 0o755 and host.file(helper).user == "root"
+    assert host.file(handler).mode == 0o640 and host.file(handler).user == "root"
+    assert host.user("web2py").shell == "/usr/sbin/nologin"
+    assert not host.file(examples).exists and not host.file(stale).exists
     assert host.run("dpkg-query -W -f '${Status}' acl").stdout.strip() == "install ok installed"
     for _attempt in range(30):
         if https.get("/probe/default/ping").body == "pong":
