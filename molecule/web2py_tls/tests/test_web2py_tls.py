@@ -91,6 +91,28 @@ def test_certificate_near_expiry_is_made_again_and_servers_told(host):
     assert returncode == 0 and not any(changed.values()), output[-3000:]
 
 
+def test_a_key_changed_by_hand_is_put_right(host):
+    """The next run repairs the key the one-command look finds wrong, as openssl_privatekey
+    would: a key made readable to all gets 0600 back (the same key, no new certificate); a key
+    saved in DER, or encrypted with a passphrase (openssl never waits for one), is made again
+    and the certificate with it. Each time the run after changes nothing."""
+    key_before = host.check_output(f"sha256sum {KEY}")
+    assert host.run(f"chmod 0644 {KEY}").rc == 0
+    returncode, output, _changed = converge()
+    assert returncode == 0, output[-3000:]
+    assert host.file(KEY).mode == 0o600 and host.check_output(f"sha256sum {KEY}") == key_before
+    for spoil in (f"openssl pkey -in {KEY} -outform DER -out {KEY}.new",
+                  f"openssl pkey -in {KEY} -aes256 -passout pass:lab-S3cret -out {KEY}.new"):
+        assert host.run(f"{spoil} && chmod 0600 {KEY}.new && mv {KEY}.new {KEY}").rc == 0, spoil
+        returncode, output, _changed = converge()
+        assert returncode == 0, output[-3000:]
+        assert "3072 bit" in openssl(host, "pkey", "-in", KEY, "-passin", "pass:", "-noout", "-text").splitlines()[0], spoil
+        assert host.check_output(f"sha256sum {KEY}") != key_before and key_matches_cert(host), spoil
+        key_before = host.check_output(f"sha256sum {KEY}")
+        returncode, output, changed = converge()
+        assert returncode == 0 and not any(changed.values()), output[-3000:]
+
+
 def test_other_names_make_a_new_certificate():
     names = ["DNS:tls.example.org", "DNS:api.tls.example.org"]
     returncode, output, _changed = converge(*extra(web2py_tls_subject_alt_names=names))
