@@ -110,7 +110,8 @@ def test_takes_the_host_over_from_another_recipe(host):
              " && systemctl daemon-reload && systemctl enable --now w2p-old-frontend.service")
     record = {"web2py": {"name": "nginx_uwsgi", "units": ["w2p-old-frontend.service"]}}
     assert host.run(f"printf '%s\\n' {json.dumps(json.dumps(record))} > {FACT}").rc == 0
-    assert host.run(f"echo stale > {ROOT}/parameters_443.py").rc == 0
+    # a stale password file of another port, with the owner and mode of the real one
+    assert host.run(f"cp -p {ROOT}/parameters_8000.py {ROOT}/parameters_443.py && echo stale > {ROOT}/parameters_443.py").rc == 0
     run = run_playbook("converge.yml")
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-3000:]
