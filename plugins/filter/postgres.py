@@ -11,6 +11,9 @@ must not slip past a check for ``trust``, and a line break must not add a pg_hba
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import ipaddress
 import re
 import typing as t
@@ -191,6 +194,34 @@ def postgres_hba_problems(entries: t.Any, variable: str = "postgres_hba_extra") 
     return problems
 
 
+_SCRAM = re.compile(r"SCRAM-SHA-256\$([0-9]{1,7}):([A-Za-z0-9+/=]+)\$([A-Za-z0-9+/=]+):([A-Za-z0-9+/=]+)\Z")
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]+\Z")
+
+
+def scram_sha256_matches(verifier: t.Any, password: t.Any) -> bool:
+    """Whether a SCRAM-SHA-256 verifier (pg_authid.rolpassword) was made from this password.
+
+    Only printable ASCII passwords are checked (PostgreSQL prepares others with SASLprep first);
+    for any other password, any other kind of verifier or anything unreadable the answer is
+    False, and the caller lets community.postgresql.postgresql_user decide."""
+    if not isinstance(verifier, str) or not isinstance(password, str) or not _PRINTABLE_ASCII.match(password):
+        return False
+    match = _SCRAM.match(verifier)
+    if not match:
+        return False
+    iterations = int(match.group(1))
+    if iterations < 1 or iterations > 10000000:
+        return False
+    try:
+        salt, stored_key, server_key = (base64.b64decode(match.group(n), validate=True) for n in (2, 3, 4))
+    except ValueError:
+        return False
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode("ascii"), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    return (hmac.compare_digest(hashlib.sha256(client_key).digest(), stored_key)
+            and hmac.compare_digest(hmac.new(salted, b"Server Key", hashlib.sha256).digest(), server_key))
+
+
 class FilterModule:
     """postgres role input filters."""
 
@@ -198,4 +229,5 @@ class FilterModule:
         return {
             "address_problems": address_problems,
             "postgres_hba_problems": postgres_hba_problems,
+            "scram_sha256_matches": scram_sha256_matches,
         }

@@ -24,7 +24,7 @@ GOOD_HBA = [
 
 
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {"address_problems", "postgres_hba_problems"}
+    assert set(FilterModule().filters()) == {"address_problems", "postgres_hba_problems", "scram_sha256_matches"}
 
 
 @pytest.mark.parametrize("value", ["10.0.0.5", "10.0.0.0/24", "::1", "fd00::/64", "127.0.0.2"])
@@ -170,3 +170,39 @@ def test_type_of_the_list_and_kind():
     assert address_problems([5], "postgres_listen_addresses") == ["postgres_listen_addresses[0] must be a string, not int"]
     with pytest.raises(AnsibleFilterError):
         address_problems([], "x", "url")
+
+
+# SCRAM-SHA-256 verifiers as PostgreSQL stores them (RFC 5802, RFC 7677).
+def _verifier(password: bytes, salt: bytes = b"0123456789abcdef", iterations: int = 4096) -> str:
+    import base64
+    import hashlib
+    import hmac
+    salted = hashlib.pbkdf2_hmac("sha256", password, salt, iterations)
+    stored = hashlib.sha256(hmac.new(salted, b"Client Key", hashlib.sha256).digest()).digest()
+    server = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    b64 = lambda data: base64.b64encode(data).decode()  # noqa: E731
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored)}:{b64(server)}"
+
+
+def test_scram_verifier_of_the_password_matches():
+    from ansible_collections.web2py.deploy.plugins.filter.postgres import scram_sha256_matches
+    for password in ("lab-db-S3cret!", "100% sure: 'quoted' \"and\" ;#=", " spaces at both ends "):
+        assert scram_sha256_matches(_verifier(password.encode()), password) is True
+    # another iteration count and salt, as PostgreSQL's scram_iterations may set
+    assert scram_sha256_matches(_verifier(b"x-S3cret", b"salt", 10000), "x-S3cret") is True
+
+
+def test_scram_anything_else_does_not_match():
+    from ansible_collections.web2py.deploy.plugins.filter.postgres import scram_sha256_matches
+    good = _verifier(b"lab-db-S3cret!")
+    assert scram_sha256_matches(good, "lab-db-S3cret") is False
+    assert scram_sha256_matches(good, "lab-db-S3cret!\n") is False
+    # non-ASCII passwords go through SASLprep in PostgreSQL: never judged here
+    assert scram_sha256_matches(_verifier("pässwörd".encode()), "pässwörd") is False
+    assert scram_sha256_matches("md5" + "0" * 32, "lab-db-S3cret!") is False
+    assert scram_sha256_matches(good.replace("SCRAM-SHA-256$4096", "SCRAM-SHA-256$0"), "lab-db-S3cret!") is False
+    assert scram_sha256_matches(good[:-4], "lab-db-S3cret!") is False
+    assert scram_sha256_matches(good.replace(":", ":!", 1), "lab-db-S3cret!") is False
+    assert scram_sha256_matches(good + "\n", "lab-db-S3cret!") is False
+    for verifier, password in ((None, "x"), (good, None), ("", ""), (good, "")):
+        assert scram_sha256_matches(verifier, password) is False
