@@ -14,7 +14,7 @@ description:
   - Runs one program with its arguments on the host, as M(ansible.builtin.command) does with
     O(argv), and returns the same keys (RV(rc), RV(stdout), RV(stderr) and their lines).
   - The command runs the way M(ansible.builtin.raw) runs one (a POSIX shell, with the task's
-    privilege escalation), each argument quoted: no Python module is sent or started, so a run
+    privilege escalation), each argument quoted. No Python module is sent or started, so a run
     costs the connection alone (about a quarter of a module run in the collection's lab).
   - Meant for probes, commands that only read (what is installed, who owns a folder). It runs in
     check mode as in a real run and always reports C(ok); a command that changes the host
@@ -55,7 +55,7 @@ notes:
     M(ansible.builtin.command) drops them.
   - The task's C(environment) and C(chdir) do not apply (there is no module to apply them). The
     command runs with C(PAGER), C(SYSTEMD_PAGER) and C(DPKG_PAGER) set to C(cat) and
-    C(SYSTEMD_COLORS=0): over SSH with a terminal (privilege escalation asking for a password),
+    C(SYSTEMD_COLORS=0). Over SSH with a terminal (privilege escalation asking for a password),
     C(systemctl) and C(dpkg) would otherwise page their output and wait. A terminal's CR LF line
     ends come back as plain line breaks.
 seealso:

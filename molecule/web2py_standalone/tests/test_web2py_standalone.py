@@ -40,8 +40,8 @@ def test_rocket_runs_as_web2py_through_the_launcher_without_the_password(host, l
     assert svc.is_running and svc.is_enabled
     server = [(user, args) for user, args in processes(host) if "web2py.py" in args and " -K " not in args]
     assert server and {user for user, _args in server} == {"web2py"}, server
-    assert all(args.startswith(f"/srv/web2py/venv/bin/python {LAUNCHER} --trust 127.0.0.2 --trust fd00:1:2::/48 -- "
-                                f"{ROOT}/web2py.py ") for _user, args in server), server
+    start = f"/srv/web2py/venv/bin/python {LAUNCHER} --trust 127.0.0.2 --trust fd00:1:2::/48 -- {ROOT}/web2py.py "
+    assert all(args.startswith(start) for _user, args in server), server
     secret = lab_vars["web2py_admin_password"]
     assert all(secret not in args for _user, args in processes(host))
     assert secret not in host.file(UNIT).content_string

@@ -38,6 +38,7 @@ FORWARDING = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDE
               "HTTP_X_REAL_IP", "HTTP_FORWARDED")
 LOOPBACK = ("127.0.0.1", "::1")
 
+
 def parse_networks(values: Iterable[str]) -> list:
     """The trusted peers: loopback's two addresses and each value (an address or a network)."""
     return [ipaddress.ip_network(value, strict=False) for value in (*LOOPBACK, *values)]
@@ -103,7 +104,8 @@ def main(argv: list[str]) -> None:
     root = os.getcwd()
     if root not in sys.path:
         sys.path.insert(0, root)
-    import gluon.main  # pylint: disable=import-outside-toplevel (web2py's folder is on sys.path now)
+    # web2py's folder is on sys.path now.
+    import gluon.main  # pylint: disable=import-outside-toplevel
     gluon.main.wsgibase = guard(gluon.main.wsgibase, networks)
     sys.argv = script_argv
     runpy.run_path(script_argv[0], run_name="__main__")

@@ -180,8 +180,8 @@ def _verifier(password: bytes, salt: bytes = b"0123456789abcdef", iterations: in
     salted = hashlib.pbkdf2_hmac("sha256", password, salt, iterations)
     stored = hashlib.sha256(hmac.new(salted, b"Client Key", hashlib.sha256).digest()).digest()
     server = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
-    b64 = lambda data: base64.b64encode(data).decode()  # noqa: E731
-    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored)}:{b64(server)}"
+    salt64, stored64, server64 = (base64.b64encode(data).decode() for data in (salt, stored, server))
+    return f"SCRAM-SHA-256${iterations}:{salt64}${stored64}:{server64}"
 
 
 def test_scram_verifier_of_the_password_matches():
