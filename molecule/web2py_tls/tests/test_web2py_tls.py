@@ -73,6 +73,15 @@ def test_check_mode_is_clean():
     assert_check_mode_clean()
 
 
+def test_an_idempotent_run_reads_the_certificate_in_the_keys_probe_only():
+    """The key's probe reads the certificate too (key, 30 more days, subject, DNS and IPv4 names):
+    an unchanged certificate costs no x509_certificate_info run, and nothing changes."""
+    returncode, output, changed = converge()
+    assert returncode == 0 and set(changed.values()) == {0}, output[-3000:]
+    block = output.split("TASK [web2py.deploy.web2py_tls : Look at the self-signed certificate", 1)[1].split("TASK [", 1)[0]
+    assert "skipping:" in block and "ok:" not in block, block
+
+
 def test_certificate_near_expiry_is_made_again_and_servers_told(host):
     """A certificate 10 days from its end (the same key and names) is renewed; the listeners of
     "web2py tls changed" run once; the next run changes nothing."""
