@@ -23,20 +23,39 @@ they start) is wrapped:
   name). web2py then sees the TCP peer and the scheme of the connection.
 - From a trusted peer (a load balancer, Apache on the same host): the client is the last
   X-Forwarded-For entry, the one the trusted peer appended (it becomes REMOTE_ADDR and the
-  only X-Forwarded-For entry); X-Forwarded-Proto is kept when it says http or https.
+  only X-Forwarded-For entry; "ip:port" and "[v6]:port" are read, anything else is answered
+  400); X-Forwarded-Proto is kept when it says http or https. Other spellings of these
+  headers (X.Forwarded.Proto, X_Forwarded-For...: web2py reads them as the same names) are
+  removed from every peer.
 """
 from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import runpy
 import sys
 from typing import Any, Callable, Iterable
 
-# WSGI environ keys of the forwarding headers web2py or an application could read.
+# WSGI environ keys of the forwarding headers web2py or an application could read. A server
+# makes a header's key from its name (Rocket and gunicorn: upper case, "-" as "_"), and web2py
+# reads environ keys with "." as "_" (gluon/rewrite.py): "X.Forwarded.Proto" and
+# "X_Forwarded-Proto" reach web2py as X-Forwarded-Proto. Keys are compared with every character
+# but letters and digits read as "_".
 FORWARDING = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_HOST",
               "HTTP_X_REAL_IP", "HTTP_FORWARDED")
 LOOPBACK = ("127.0.0.1", "::1")
+_NOT_WORD = re.compile(r"[^A-Z0-9]")
+# The last X-Forwarded-For entry: an address, or an address and a port ("ip:port", "[v6]:port").
+_WITH_PORT = re.compile(r"\[([0-9A-Fa-f:.]+)\]:[0-9]{1,5}\Z|([0-9.]+):[0-9]{1,5}\Z")
+
+
+def forwarding_key(key: str) -> str:
+    """The forwarding header a key of the environ stands for (its FORWARDING name), or ''."""
+    if not isinstance(key, str) or not key[:5].upper() == "HTTP_":
+        return ""
+    name = _NOT_WORD.sub("_", key.upper())
+    return name if name in FORWARDING else ""
 
 
 def parse_networks(values: Iterable[str]) -> list:
@@ -59,16 +78,35 @@ def is_trusted(peer: str, networks: list) -> bool:
     return address is not None and any(address.version == net.version and address in net for net in networks)
 
 
+def entry_address(value: str):
+    """The address of an X-Forwarded-For entry ("ip", "ip:port" or "[v6]:port"), None if none."""
+    match = _WITH_PORT.match(value)
+    if match:
+        value = match.group(1) or match.group(2)
+    return peer_address(value)
+
+
+class Refused(Exception):
+    """A trusted peer sent an X-Forwarded-For whose last entry is not an address."""
+
+
 def clean_environ(environ: dict, networks: list) -> dict:
-    """Remove or settle the forwarding headers of one request, in place (see the module's text)."""
-    if not is_trusted(environ.get("REMOTE_ADDR", ""), networks):
-        for key in FORWARDING:
-            environ.pop(key, None)
+    """Remove or settle the forwarding headers of one request, in place (see the module's text).
+
+    Every spelling other than the server's own key (HTTP_X_FORWARDED_PROTO...) is removed, from
+    trusted peers too: a spelling the peer did not know would otherwise reach web2py beside the
+    one it set. Raises Refused for a trusted peer's unreadable X-Forwarded-For."""
+    trusted = is_trusted(environ.get("REMOTE_ADDR", ""), networks)
+    for key in [key for key in environ if forwarding_key(key)]:
+        if not trusted or key not in FORWARDING:
+            del environ[key]
+    if not trusted:
         return environ
     forwarded_for = environ.pop("HTTP_X_FORWARDED_FOR", "")
-    last = forwarded_for.split(",")[-1].strip() if forwarded_for else ""
-    client = peer_address(last) if last else None
-    if client is not None:
+    if forwarded_for.strip():
+        client = entry_address(forwarded_for.split(",")[-1].strip())
+        if client is None:
+            raise Refused(forwarded_for)
         environ["REMOTE_ADDR"] = str(client)
         environ["HTTP_X_FORWARDED_FOR"] = str(client)
     proto = environ.pop("HTTP_X_FORWARDED_PROTO", "").strip().lower()
@@ -79,7 +117,12 @@ def clean_environ(environ: dict, networks: list) -> dict:
 
 def guard(application: Callable[..., Any], networks: list) -> Callable[..., Any]:
     def guarded(environ: dict, start_response: Callable[..., Any]) -> Any:
-        return application(clean_environ(environ, networks), start_response)
+        try:
+            cleaned = clean_environ(environ, networks)
+        except Refused:
+            start_response("400 Bad Request", [("Content-Type", "text/plain"), ("Content-Length", "12")])
+            return [b"Bad Request\n"]
+        return application(cleaned, start_response)
     guarded.__doc__ = application.__doc__
     return guarded
 

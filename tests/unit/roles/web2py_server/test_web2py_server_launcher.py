@@ -49,12 +49,51 @@ def test_trusted_peer_gives_the_last_entry_and_the_scheme(peer):
     assert cleaned["HTTP_X_FORWARDED_PROTO"] == "https"
 
 
-def test_trusted_peer_with_odd_values_keeps_its_own_address():
+def test_trusted_peer_with_an_odd_scheme_has_none():
     networks = launcher.parse_networks([])
-    cleaned = launcher.clean_environ(env("127.0.0.1", HTTP_X_FORWARDED_FOR="unknown",
-                                         HTTP_X_FORWARDED_PROTO="https, http"), networks)
-    assert cleaned["REMOTE_ADDR"] == "127.0.0.1"
-    assert "HTTP_X_FORWARDED_FOR" not in cleaned and "HTTP_X_FORWARDED_PROTO" not in cleaned
+    cleaned = launcher.clean_environ(env("127.0.0.2", HTTP_X_FORWARDED_PROTO="https, http"), launcher.parse_networks(["127.0.0.2"]))
+    assert cleaned["REMOTE_ADDR"] == "127.0.0.2" and "HTTP_X_FORWARDED_PROTO" not in cleaned
+    assert launcher.clean_environ(env("127.0.0.1"), networks)["REMOTE_ADDR"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("value,client", [("1.1.1.1, 203.0.113.9:4567", "203.0.113.9"), ("[fd00::7]:443", "fd00::7"),
+                                          ("198.51.100.4", "198.51.100.4"), (" fd00::8 ", "fd00::8")])
+def test_trusted_peer_entries_with_ports(value, client):
+    cleaned = launcher.clean_environ(env("127.0.0.1", HTTP_X_FORWARDED_FOR=value), launcher.parse_networks([]))
+    assert cleaned["REMOTE_ADDR"] == client and cleaned["HTTP_X_FORWARDED_FOR"] == client
+
+
+@pytest.mark.parametrize("value", ["unknown", "1.1.1.1, garbage", "1.1.1.1,", "[fd00::7]", "1.2.3.4:x", "_hidden"])
+def test_trusted_peer_with_an_unreadable_client_is_refused(value):
+    """Never the proxy's own address instead (127.0.0.1 would make the client local)."""
+    networks = launcher.parse_networks([])
+    with pytest.raises(launcher.Refused):
+        launcher.clean_environ(env("127.0.0.1", HTTP_X_FORWARDED_FOR=value), networks)
+    answers = []
+    body = launcher.guard(lambda e, s: [b"app"], networks)(env("127.0.0.1", HTTP_X_FORWARDED_FOR=value),
+                                                           lambda status, headers: answers.append(status))
+    assert answers == ["400 Bad Request"] and body == [b"Bad Request\n"]
+
+
+# Rocket and gunicorn keep "." and "_" of a header's name (only "-" becomes "_"); web2py reads
+# "." as "_": each of these reaches web2py as X-Forwarded-Proto or X-Forwarded-For.
+SPELLINGS = ["HTTP_X.FORWARDED.PROTO", "HTTP_X_FORWARDED.PROTO", "HTTP_x.forwarded_proto", "HTTP_X.FORWARDED.FOR",
+             "HTTP_X.REAL.IP", "HTTP_X.FORWARDED.HOST", "http_x_forwarded_proto", "HTTP_X~FORWARDED~PROTO"]
+
+
+@pytest.mark.parametrize("peer", ["192.0.2.1", "127.0.0.1", "10.0.1.7"])
+def test_every_other_spelling_is_removed_from_every_peer(peer):
+    networks = launcher.parse_networks(["10.0.1.0/24"])
+    cleaned = launcher.clean_environ(env(peer, **{key: "https" for key in SPELLINGS}), networks)
+    assert not set(SPELLINGS) & set(cleaned), cleaned
+    assert not any(launcher.forwarding_key(key) for key in cleaned if key not in launcher.FORWARDING)
+
+
+def test_forwarding_key():
+    assert launcher.forwarding_key("HTTP_X.FORWARDED.PROTO") == "HTTP_X_FORWARDED_PROTO"
+    assert launcher.forwarding_key("HTTP_FORWARDED") == "HTTP_FORWARDED"
+    assert launcher.forwarding_key("HTTP_X_FORWARDED_PORT") == "" and launcher.forwarding_key("REMOTE_ADDR") == ""
+    assert launcher.forwarding_key("X_FORWARDED_PROTO") == "" and launcher.forwarding_key(3) == ""
 
 
 def test_loopback_is_two_addresses_not_a_network():
