@@ -152,6 +152,7 @@ ODD_ADMIN_PATHS = (
 FORGED_HEADERS = (
     "-H", "X-Forwarded-For: 127.0.0.1", "-H", "X-Forwarded-Proto: https", "-H", "X-Real-IP: 127.0.0.1",
     "-H", "Forwarded: for=127.0.0.1;proto=https", "-H", "X-Forwarded-Host: evil.example",
+    "-H", "X.Forwarded.Proto: https", "-H", "X.Forwarded.For: 127.0.0.1",
 )
 # Markers of admin or appadmin reached: admin's login page and menus, web2py's "insecure
 # channel" refusal (status 200), and the probe's appadmin canary
@@ -585,10 +586,11 @@ def assert_forwarding_headers_ignored(host, scheme: str, port: int) -> None:
     assert seen["forwarded_proto"] in (None, scheme), seen
     assert seen["forwarded_for"] in (None, "", "127.0.0.3"), seen
     assert not seen["real_ip"] and not seen["forwarded"], seen
-    # The same names spelled with "_": lighttpd and Rocket map them to the same variable
+    # The same names spelled with "_" or ".": lighttpd and Rocket map them to the same variable
     # (HTTP_X_FORWARDED_FOR...), after the spelling the front end overwrote.
-    for spelling in ("X_Forwarded", "X-Forwarded_", "X_Forwarded-"):
-        sep = "" if spelling.endswith(("_", "-")) else "_"
+    # and with dots, which Rocket and gunicorn keep and web2py reads as "_" (X.Forwarded.Proto)
+    for spelling in ("X_Forwarded", "X-Forwarded_", "X_Forwarded-", "X.Forwarded.", "X-Forwarded.", "X.Forwarded-"):
+        sep = "" if spelling.endswith(("_", "-", ".")) else "_"
         seen = probe_env(client, "--interface", "127.0.0.3", "-H", f"X-Forwarded-Proto: {forged_proto}",
                          "-H", f"{spelling}{sep}For: 127.0.0.1", "-H", f"{spelling}{sep}Proto: {forged_proto}",
                          "-H", f"{spelling.replace('Forwarded', 'Real')}{sep}IP: 127.0.0.1")

@@ -36,16 +36,24 @@ def command_line(argv: t.Any) -> str:
         words.append(text)
     if not words[0]:
         raise AnsibleActionFail("argv: the program's name is empty")
-    # Over SSH with a terminal (-tt, when become asks for a password) systemctl and dpkg would
-    # page their output through less and wait: no pager, no colours.
-    return NO_PAGER + " ".join(shlex.quote(word) for word in words)
+    # No pager and no colours, whatever the connection does. The program's name is always quoted:
+    # unquoted, "NAME=value" would be read as one more variable for the shell.
+    program = "'" + words[0].replace("'", "'\"'\"'") + "'"
+    return NO_PAGER + " ".join([program] + [shlex.quote(word) for word in words[1:]])
+
+
+def _text(value: t.Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return (value or "").encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def answer(argv: list[str], output: dict[str, t.Any]) -> dict[str, t.Any]:
     """ansible.builtin.command's keys from a low-level run's result: a terminal's line ends read as
-    plain line breaks, trailing line breaks dropped (as command drops them)."""
-    stdout = (output.get("stdout") or "").replace("\r\n", "\n").rstrip("\r\n")
-    stderr = (output.get("stderr") or "").replace("\r\n", "\n").rstrip("\r\n")
+    plain line breaks, trailing line breaks dropped (as command drops them), bytes that are not
+    UTF-8 as U+FFFD (as command gives them)."""
+    stdout = _text(output.get("stdout")).replace("\r\n", "\n").rstrip("\r\n")
+    stderr = _text(output.get("stderr")).replace("\r\n", "\n").rstrip("\r\n")
     rc = output.get("rc")
     result: dict[str, t.Any] = {
         "changed": False,
@@ -76,7 +84,14 @@ class ActionModule(ActionBase):
         if stdin is not None and not isinstance(stdin, str):
             raise AnsibleActionFail("stdin: a string")
         cmd = command_line(argv)
-        in_data = None if stdin is None else to_bytes(str(stdin), errors="surrogate_or_strict")
+        if stdin is None:
+            # Never a terminal: the ssh connection asks for one (-tt) when it has nothing to send,
+            # and on a terminal stderr joins stdout, lines end in CR LF and systemctl cuts them
+            # to its width. A line break is sent, and the command reads /dev/null instead.
+            cmd += " </dev/null"
+            in_data = b"\n"
+        else:
+            in_data = to_bytes(str(stdin), errors="surrogate_or_strict")
         output = self._low_level_execute_command(cmd, sudoable=True, in_data=in_data)
         result.update(answer(argv, output))
         return result

@@ -55,9 +55,10 @@ notes:
     M(ansible.builtin.command) drops them.
   - The task's C(environment) and C(chdir) do not apply (there is no module to apply them). The
     command runs with C(PAGER), C(SYSTEMD_PAGER) and C(DPKG_PAGER) set to C(cat) and
-    C(SYSTEMD_COLORS=0). Over SSH with a terminal (privilege escalation asking for a password),
-    C(systemctl) and C(dpkg) would otherwise page their output and wait. A terminal's CR LF line
-    ends come back as plain line breaks.
+    C(SYSTEMD_COLORS=0), and never on a terminal (the ssh connection asks for one when it has
+    nothing to send on the command's input; a line break is sent, and without O(stdin) the
+    command reads C(/dev/null)). Output that is not UTF-8 comes back with U+FFFD in place of
+    the bytes, as from M(ansible.builtin.command).
 seealso:
   - module: ansible.builtin.command
   - module: ansible.builtin.raw

@@ -27,7 +27,8 @@ LAUNCHER = "/usr/local/libexec/web2py-deploy/web2py-server.py"
 FACT = "/etc/ansible/facts.d/web2py_frontend.fact"
 # What a client says to pass for a local client over HTTPS (every spelling web2py reads).
 FORGED = ("-H", "X-Forwarded-Proto: https", "-H", "X-Forwarded-For: 127.0.0.1", "-H", "X-Real-IP: 127.0.0.1",
-          "-H", "Forwarded: for=127.0.0.1;proto=https", "-H", "X_Forwarded_Proto: https")
+          "-H", "Forwarded: for=127.0.0.1;proto=https", "-H", "X_Forwarded_Proto: https", "-H", "X.Forwarded.Proto: https",
+          "-H", "X-Forwarded.Proto: https", "-H", "x.forwarded-proto: https")
 
 
 def test_check_mode_on_the_converged_host_changes_nothing(lab_vars):

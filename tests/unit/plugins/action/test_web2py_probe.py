@@ -44,14 +44,28 @@ def test_answers_like_command() -> None:
     result = action.run(task_vars={})
     assert result == {"changed": False, "cmd": ["sh", "-c", "x"], "rc": 0, "stdout": "a\nb", "stdout_lines": ["a", "b"],
                       "stderr": "warn", "stderr_lines": ["warn"]}
-    assert low.call_args.args == (plugin.NO_PAGER + "sh -c x",)
-    assert low.call_args.kwargs == {"sudoable": True, "in_data": None}
+    assert low.call_args.args == (plugin.NO_PAGER + "'sh' -c x </dev/null",)
+    # never nothing to send: the ssh connection would ask for a terminal
+    assert low.call_args.kwargs == {"sudoable": True, "in_data": b"\n"}
 
 
 def test_stdin_reaches_the_command() -> None:
     action, low = _action({"argv": ["cat"], "stdin": "secret %s 'x' ü"}, {"rc": 0, "stdout": "", "stderr": ""})
     action.run(task_vars={})
     assert low.call_args.kwargs["in_data"] == "secret %s 'x' ü".encode()
+
+
+def test_the_program_is_always_quoted() -> None:
+    """Unquoted, NAME=value would set a variable for what follows instead of being run."""
+    assert shlex.split(plugin.command_line(["FOO=bar", "sh"]))[4:] == ["FOO=bar", "sh"]
+    assert plugin.command_line(["FOO=bar", "sh"]).endswith("'FOO=bar' sh")
+    assert plugin.command_line(["it's", "x"]).endswith("""'it'"'"'s' x""")
+
+
+def test_bytes_that_are_not_utf8_read_as_replacement_characters() -> None:
+    action, _low = _action({"argv": ["printf", "x"]}, {"rc": 0, "stdout": "ok\udcff\udcfex", "stderr": b"e\xff"})
+    result = action.run(task_vars={})
+    assert result["stdout"] == "ok\ufffd\ufffdx" and result["stderr"] == "e\ufffd"
 
 
 def test_a_non_zero_status_fails() -> None:
