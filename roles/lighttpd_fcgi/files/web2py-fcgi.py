@@ -53,13 +53,24 @@ class SystemdSocketMixin:
         sock.close()
 
 
+# What a client says of its address. lighttpd names every header's variable with each character
+# but letters and digits as "_": X.Forwarded.For, X~Forwarded~For and X-Forwarded-For are all
+# HTTP_X_FORWARDED_FOR, and lighttpd.conf can only remove the spellings it lists. lighttpd has
+# decided the client's address already (REMOTE_ADDR: mod_extforward believes the trusted
+# balancers only), and sets X-Forwarded-Proto itself: these never reach web2py.
+CLIENT_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_HOST", "HTTP_X_REAL_IP", "HTTP_FORWARDED")
+
+
 def root_wsgi(app):
     """Every request reaches the backend through lighttpd's rewrite to the FastCGI prefix
     (/handler_web2py.fcgi): the application is mounted at the site root for the client, so
-    the prefix must not leak into SCRIPT_NAME (URLs web2py builds from it)."""
+    the prefix must not leak into SCRIPT_NAME (URLs web2py builds from it). The client's own
+    forwarding headers are removed (CLIENT_HEADERS)."""
 
     def application(environ, start_response):
         environ["SCRIPT_NAME"] = ""
+        for key in CLIENT_HEADERS:
+            environ.pop(key, None)
         return app(environ, start_response)
 
     return application
