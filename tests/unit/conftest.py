@@ -44,3 +44,15 @@ def _link_checkout() -> None:
 
 if not _already_importable():
     _link_checkout()
+
+
+def load_role_file(relative: str, name: str):
+    """A Python file a role installs (roles/<role>/files/...), loaded as the module ``name``
+    (registered in sys.modules: dataclasses look their module up there)."""
+    import importlib.util  # pylint: disable=import-outside-toplevel
+
+    spec = importlib.util.spec_from_file_location(name, os.path.join(_ROOT, relative))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -1,20 +1,9 @@
 """Unit tests of roles/lighttpd_fcgi/files/web2py-fcgi.py: what reaches web2py of a request."""
 from __future__ import annotations
-
-import importlib.util
-import pathlib
-
-SCRIPT = pathlib.Path(__file__).parents[4] / "roles/lighttpd_fcgi/files/web2py-fcgi.py"
+from conftest import load_role_file
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("web2py_fcgi", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-fcgi = _load()
+fcgi = load_role_file("roles/lighttpd_fcgi/files/web2py-fcgi.py", "web2py_fcgi")
 
 
 def test_mounted_at_the_root_without_the_clients_forwarding_headers():

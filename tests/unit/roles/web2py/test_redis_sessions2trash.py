@@ -2,28 +2,16 @@
 stand-in with redis-py's sscan/pipeline/exists/srem/scard signatures and replies)."""
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-import sys
-
 import pytest
 
 from ansible_collections.web2py.deploy.plugins.filter.appconfig import appconfig_ini
+from conftest import load_role_file
 
-MODULE = pathlib.Path(__file__).parents[4] / "roles/web2py/files/redis-sessions2trash.py"
 INDEX = "w2p:sess:probe:id_idx"
 PASSWORD = "lab 50% ;#=: 'q' \"dq\" \u00fc-redis"
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("redis_sessions2trash", MODULE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-trash = _load()
+trash = load_role_file("roles/web2py/files/redis-sessions2trash.py", "redis_sessions2trash")
 
 
 class FakePipeline:

@@ -2,22 +2,12 @@
 needed: a dict-backed stand-in with pymemcache's method signatures)."""
 from __future__ import annotations
 
-import importlib.util
-import pathlib
 
 import pytest
-
-MODULE = pathlib.Path(__file__).parents[4] / "roles/web2py/files/site-packages/web2py_deploy_memcache.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("web2py_deploy_memcache", MODULE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import load_role_file
 
 
-mcmod = _load()
+mcmod = load_role_file("roles/web2py/files/site-packages/web2py_deploy_memcache.py", "web2py_deploy_memcache")
 
 
 class FakeClient:

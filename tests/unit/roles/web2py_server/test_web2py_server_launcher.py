@@ -2,24 +2,14 @@
 from trusted and untrusted peers, and how the launcher reads its arguments and runs the script."""
 from __future__ import annotations
 
-import importlib.util
-import pathlib
 import sys
 import types
 
 import pytest
-
-SCRIPT = pathlib.Path(__file__).parents[4] / "roles/web2py_server/files/web2py-server.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("web2py_server_launcher", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from conftest import load_role_file
 
 
-launcher = _load()
+launcher = load_role_file("roles/web2py_server/files/web2py-server.py", "web2py_server_launcher")
 FORGED = {
     "HTTP_X_FORWARDED_FOR": "127.0.0.1, 203.0.113.7",
     "HTTP_X_FORWARDED_PROTO": "https",
