@@ -52,15 +52,28 @@ def test_roles_depend_through_meta_not_tasks(role):
 
 
 def test_preflight_checks_types_first_and_line_breaks_last():
-    tasks = re.split(r"\n(?=- name:)", (ROOT / "roles/preflight/tasks/role.yml").read_text())
-    checks = [i for i, t in enumerate(tasks) if "ansible.builtin.assert" in t or "include_tasks" in t
-              or "validate_argument_spec" in t]
-    kinds = ["types" if "type_problems(" in tasks[i] else "unsafe" if "unsafe_values(" in tasks[i]
-             else "own" if "validate.yml" in tasks[i] else "spec" if "validate_argument_spec" in tasks[i]
-             else "platform" for i in checks]
-    assert kinds == ["spec", "types", "own", "unsafe"]
+    """The platform's values load first; one action then checks the platform and, per role, the
+    argument spec, the types, the role's asserts and line breaks, in that order; the checks that
+    need a module come after."""
     pending = (ROOT / "roles/preflight/tasks/pending.yml").read_text()
-    assert pending.index("unsupported_roles(") < pending.index("file: role.yml"), "the platform is checked first"
+    order = [pending.index(marker) for marker in ("ansible.builtin.include_vars", "web2py.deploy.preflight_checks:",
+                                                  "validate_modules.yml", "__preflight_seen:")]
+    assert order == sorted(order)
+    action = (ROOT / "plugins/action/preflight_checks.py").read_text()
+    body = action[action.index("def run("):]
+    order = [body.index(marker) for marker in ("unsupported_roles(", "ArgumentSpecValidator(", "type_problems(",
+                                               "self._run_checks(", "unsafe_values(")]
+    assert order == sorted(order)
+
+
+@pytest.mark.parametrize("role", [role for role in VALIDATED if (ROOT / "roles" / role / "tasks" / "validate.yml").exists()])
+def test_validate_yml_holds_asserts_only(role):
+    """tasks/validate.yml is evaluated by the preflight_checks action: asserts with vars, when and
+    loop only; a check that runs a module goes in tasks/validate_modules.yml."""
+    path = ROOT / "roles" / role / "tasks" / "validate.yml"
+    for task in yaml.safe_load(path.read_text()) or []:
+        assert set(task) <= {"name", "ansible.builtin.assert", "vars", "when", "loop", "loop_control", "tags", "no_log"}, task.get("name")
+        assert set(task["ansible.builtin.assert"]) <= {"that", "fail_msg", "quiet"}, task["name"]
 
 
 @pytest.mark.parametrize("role", VALIDATED)
@@ -69,8 +82,8 @@ def test_every_role_names_the_releases_it_supports(role):
 
 
 def test_only_raw_directive_blocks_are_exempt_from_the_line_break_check():
-    text = (ROOT / "roles/preflight/tasks/role.yml").read_text()
-    assert "select('search', '_extra_config\\Z')" in text
+    text = (ROOT / "plugins/action/preflight_checks.py").read_text()
+    assert 'RAW_DIRECTIVES = "_extra_config"' in text and "name.endswith(RAW_DIRECTIVES)" in text
 
 
 @pytest.mark.parametrize("role", VALIDATED)
@@ -137,6 +150,6 @@ def test_preflight_include_vars_do_not_shadow_the_checks_own():
     read every role's settings."""
     main = yaml.safe_load((ROOT / "roles/preflight/tasks/main.yml").read_text())
     outer = set(main[0]["vars"]) - {"__preflight_roles_dir"}
-    for name in ("pending.yml", "role.yml"):
+    for name in ("pending.yml",):
         for task in yaml.safe_load((ROOT / "roles/preflight/tasks" / name).read_text()):
             assert not outer & set(task.get("vars") or {}), (name, task["name"], outer & set(task["vars"]))
