@@ -15,7 +15,7 @@ description:
     the task sees, and fails naming every role's first problem. Nothing is sent to the host.
   - First the platform, for every role (each role names the releases it supports with a
     C(vars/<Distribution>-<major>.yml) file). Then, role by role, stopping at a role's first
-    kind of problem, since later checks read what an earlier one refused:
+    kind of problem (later checks read what an earlier one refused), in this order.
   - 1. the role's argument spec (C(meta/argument_specs.yml)), as M(ansible.builtin.validate_argument_spec)
     checks it; the values of its C(no_log) options are masked in the message;
   - 2. the types of the role's settings (a list, a mapping or a boolean given as a string, as

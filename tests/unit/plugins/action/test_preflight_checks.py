@@ -63,10 +63,10 @@ def roles_dir(tmp_path: pathlib.Path) -> str:
     return str(tmp_path)
 
 
-def run(roles_dir: str, settings: dict[str, t.Any], facts: dict[str, t.Any] = FACTS) -> dict[str, t.Any]:
+def run(roles_dir: str, settings: dict[str, t.Any], facts: t.Optional[dict[str, t.Any]] = None) -> dict[str, t.Any]:
     task = Task()
     task.args = {"roles": ["demo"], "roles_dir": roles_dir}
-    variables = dict(facts, **settings)
+    variables = dict(facts or FACTS, **settings)
     loader = DataLoader()
     templar = Templar(loader=loader, variables=variables)
     action = plugin.ActionModule(task, mock.MagicMock(), PlayContext(), loader=loader, templar=templar, shared_loader_obj=None)
@@ -95,8 +95,8 @@ def test_loops_with_their_loop_var_and_when_per_item(roles_dir: str) -> None:
 
 
 def test_settings_that_are_templates_are_rendered_first(roles_dir: str) -> None:
-    result = run(roles_dir, dict(GOOD, demo_name=trust_as_template("{{ 'Up' ~ 'per' }}"),
-                                       demo_port=trust_as_template("{{ 40 * 2 }}")))
+    templates = {"demo_name": trust_as_template("{{ 'Up' ~ 'per' }}"), "demo_port": trust_as_template("{{ 40 * 2 }}")}
+    result = run(roles_dir, dict(GOOD, **templates))
     assert result["msg"] == "web2py.deploy.demo: demo_name Upper or demo_port 80 is wrong"
 
 
