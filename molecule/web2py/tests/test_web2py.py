@@ -391,6 +391,23 @@ def test_code_changed_or_removed_by_hand_is_put_back(host, app):
     host.run(f"rm -f {apps}/probe/databases/hand.sqlite {apps}/notes/uploads/hand-upload.txt")
 
 
+def test_staged_archive_and_folder_changed_by_hand_are_put_back(host, app):
+    """The host's copy of an application's archive and its staging folder, both root's: an
+    archive that no longer has the controller's digest is copied again, a staged file edited by
+    hand is unpacked again, before either reaches applications/."""
+    archive, staged = "/srv/web2py/downloads/app-probe.tar.gz", "/srv/web2py/downloads/apps/probe/controllers/default.py"
+    archive_sum, staged_sum = host.file(archive).sha256sum, host.file(staged).sha256sum
+    assert host.run(f"printf junk >> {archive} && printf '# edited by hand' >> {staged}").rc == 0
+    result = run_playbook("redeploy.yml")
+    assert result.returncode == 0, result.stdout[-3000:]
+    changed = changed_tasks(result.stdout)
+    assert "web2py.deploy.web2py : Copy each application's archive to the host (one transfer, none when the host has it)" in changed, changed
+    assert "web2py.deploy.web2py : Unpack the archives that differ from their staging folders" in changed, changed
+    assert host.file(archive).sha256sum == archive_sum and host.file(staged).sha256sum == staged_sum
+    assert "edited by hand" not in host.file(f"{ROOT}/applications/probe/controllers/default.py").content_string
+    assert_probe_answers(app)
+
+
 def test_deploy_never_overwrites_runtime_data(host, app, lab_vars, tmp_path):
     """An app folder that carries its own databases, uploads, sessions, errors, cache and
     appconfig.ini is deployed over the running app (notes): the server's data stay as they were,

@@ -7,7 +7,7 @@
 Reads a JSON object on stdin: {"apps": [[name, src], ...], "exclude": [pattern, ...],
 "add": {relative path: controller file, ...}, "dirs": [relative path, ...], "group": name} and
 writes <name>.tar.gz for each application into a new temporary folder. Prints {"dir": folder,
-"archives": {name: path}}.
+"archives": {name: path}, "sha1": {name: hex digest}} (the host's copy with that digest is kept).
 
 The archive depends only on the names and contents of the files: members are sorted, every
 member belongs to root and the service group (by name) and carries the same fixed time, folders
@@ -28,6 +28,7 @@ from __future__ import annotations
 import fnmatch
 import gzip
 import io
+import hashlib
 import json
 import os
 import stat
@@ -201,7 +202,11 @@ def main():
                 os.unlink(path)
         os.rmdir(out)
         sys.exit(f"web2py_apps: cannot pack {exc}")
-    json.dump({"dir": out, "archives": archives}, sys.stdout)
+    sha1 = {}
+    for name, path in archives.items():
+        with open(path, "rb") as handle:
+            sha1[name] = hashlib.sha1(handle.read()).hexdigest()
+    json.dump({"dir": out, "archives": archives, "sha1": sha1}, sys.stdout)
 
 
 if __name__ == "__main__":
