@@ -20,8 +20,18 @@ def test_the_other_keys_are_not_shared_between_items():
     assert result[1]["mode"] == "0644"
 
 
+def test_several_keys_take_one_value_each():
+    pairs = zip(["/a", "/b"], ["x\n", "y\n"])  # what zip gives
+    assert entries(pairs, ["dest", "content"], {"diff": False}) == [
+        {"dest": "/a", "content": "x\n", "diff": False}, {"dest": "/b", "content": "y\n", "diff": False}]
+    assert entries([("/a", "x")], ("dest", "content")) == [{"dest": "/a", "content": "x"}]
+
+
 BAD = [("/a", "path", None), (["/a"], "", None), (["/a"], "path", "x"), (["/a"], "path", {"path": "/b"}),
-       ({"a": 1}, "path", None), (7, "path", None)]
+       ({"a": 1}, "path", None), (7, "path", None), ([("/a", "x")], [], None), ([("/a", "x")], ["dest", "dest"], None),
+       ([("/a", "x")], ["dest", ""], None), ([("/a", "x")], ["dest", "content"], {"content": "y"}),
+       ([("/a",)], ["dest", "content"], None), (["/a"], ["dest", "content"], None), ([("/a", "x", "y")], ["dest", "content"], None),
+       ([("/a", "x")], 7, None)]
 
 
 @pytest.mark.parametrize("items, key, extra", BAD)
