@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import tempfile
 import time
 
-from conftest import assert_check_mode_clean, recap_changed, run_playbook, write_tls_fixtures
+import pytest
+
+from conftest import assert_check_mode_clean, changed_tasks, recap_changed, run_playbook, write_tls_fixtures
 
 DIR = "/etc/lab-tls"
 CERT = f"{DIR}/server.crt"
@@ -96,6 +99,43 @@ def test_certificate_near_expiry_is_made_again_and_servers_told(host):
     assert days_left(host) > 360 and key_matches_cert(host)
     assert host.check_output(f"sha256sum {KEY}") == key_before  # a renewal keeps the key
     assert notifications(host) == told + 1
+    returncode, output, changed = converge()
+    assert returncode == 0 and not any(changed.values()), output[-3000:]
+
+
+# A certificate of the lab's key and names, with the subject and start date given (python3-cryptography,
+# which the role installs, on the host: openssl 3.0 on Debian 12 cannot back- or forward-date).
+FORGE = """
+import datetime, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
+key = serialization.load_pem_private_key(open(sys.argv[1], "rb").read(), None)
+subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tls.example.org")]
+                    + ([x509.NameAttribute(NameOID.ORGANIZATION_NAME, sys.argv[3])] if sys.argv[3] else []))
+start = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=int(sys.argv[4]))
+names = [x509.DNSName("tls.example.org"), x509.DNSName("www.tls.example.org"),
+         x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]
+cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(days=100))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False).sign(key, hashes.SHA256()))
+open(sys.argv[2], "wb").write(cert.public_bytes(serialization.Encoding.PEM))
+"""
+
+
+@pytest.mark.parametrize("organization, start_in_days", [("Someone-else", -1), ("", 5)], ids=["more-than-the-cn", "not-valid-yet"])
+def test_a_certificate_the_probe_refuses_is_made_again(host, organization, start_in_days):
+    """Both pass over the probe's fast path to x509_certificate_info, which must refuse them too:
+    the same key and names with another subject, or a certificate valid only from 5 days on."""
+    assert host.run(f"python3 -c {shlex.quote(FORGE)} {KEY} {CERT} '{organization}' {start_in_days}").rc == 0
+    assert host.run(f"openssl x509 -in {CERT} -noout -subject").rc == 0
+    returncode, output, _changed = converge()
+    assert returncode == 0, output[-3000:]
+    assert [task for task in changed_tasks(output) if task.startswith("web2py.deploy.web2py_tls : Self-sign the certificate")], output[-3000:]
+    assert openssl(host, "x509", "-in", CERT, "-noout", "-subject", "-nameopt", "RFC2253").strip() == "subject=CN=tls.example.org"
+    assert days_left(host) > 360 and key_matches_cert(host)
+    assert host.run(f"openssl verify -CAfile {CERT} {CERT}").rc == 0  # valid now
     returncode, output, changed = converge()
     assert returncode == 0 and not any(changed.values()), output[-3000:]
 
