@@ -131,6 +131,32 @@ def test_the_checker_refuses_a_bad_candidate_and_leaves_the_live_file(host):
     assert Client(host, "http://127.0.0.1", "/tmp/jar-after").get("/probe/default/ping").body == "pong"
 
 
+def test_hand_changes_are_put_back(host):
+    """A module disabled, a default site enabled, the configuration link and www-data's group
+    removed, ports.conf edited, by hand: the next run puts each back (only what the probe found
+    wrong runs), and the run after changes nothing."""
+    for command in ("a2dismod -q -f remoteip", "a2ensite -q 000-default", "rm /etc/apache2/conf-enabled/web2py-deploy.conf",
+                    "gpasswd -d www-data web2py", "echo '# edited' >> /etc/apache2/ports.conf"):
+        assert host.run(command).rc == 0, command
+    run = run_playbook("converge.yml")
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-3000:]
+    changed = changed_tasks(output)
+    for task in ("Let Apache read the applications' static files (group web2py)", "Enable the Apache modules",
+                 "Disable Debian's default sites (they would hold the same ports)", "Enable that configuration",
+                 "Write the vhost include files, the listen ports, and the hardening and TLS policy"):
+        assert f"web2py.deploy.web2py_apache : {task}" in changed, (task, changed)
+    assert "remoteip_module" in host.run("apache2ctl -M").stdout
+    assert host.run("ls /etc/apache2/sites-enabled").stdout.split() == ["lab-site.conf"]
+    assert host.file("/etc/apache2/conf-enabled/web2py-deploy.conf").linked_to == "/etc/apache2/conf-available/web2py-deploy.conf"
+    assert "web2py" in host.user("www-data").groups and "# edited" not in host.file("/etc/apache2/ports.conf").content_string
+    assert Client(host, "http://127.0.0.1", "/tmp/jar-putback").get("/probe/default/ping").body == "pong"
+    headers = seen_by_backend(host, "http", "--interface", "127.0.0.2", "-H", "X-Forwarded-For: 198.51.100.4")
+    assert headers["x-forwarded-for"] == ["198.51.100.4"], headers  # mod_remoteip is back
+    run = run_playbook("converge.yml")
+    assert run.returncode == 0 and changed_tasks(run.stdout) == [], changed_tasks(run.stdout)
+
+
 def test_plain_http_redirected_when_asked(host):
     """Last: web2py_apache_http_redirect re-renders http.conf, checked, then reloaded gracefully
     (the same main process)."""
@@ -138,7 +164,7 @@ def test_plain_http_redirected_when_asked(host):
     run = run_playbook("converge.yml", "-e", json.dumps({"web2py_apache_http_redirect": True}))
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-3000:]
-    assert "web2py.deploy.web2py_apache : Write the vhost include files" in changed_tasks(output)
+    assert "web2py.deploy.web2py_apache : Write the vhost include files, the listen ports, and the hardening and TLS policy" in changed_tasks(output)
     handlers = re.findall(r"^RUNNING HANDLER \[(.*)\]", output, re.M)
     assert "web2py.deploy.web2py_apache : Reload Apache gracefully" in handlers, handlers
     assert not [name for name in handlers if "Restart" in name], handlers
