@@ -310,7 +310,8 @@ def test_next_run_puts_back_what_was_changed_by_hand(host, https):
                     f"rm -f {vassal} {site} {gone} {timer}", f"chmod 0666 {helper}",
                     f"echo '# edited' >> {entry}", f"echo '# edited' >> {code}", f"echo '# edited' >> {handler}",
                     "usermod -s /bin/bash web2py", f"mkdir -p {examples}/controllers", f"touch {stale}",
-                    "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q acl", f"echo 'not json' > {fact}"):
+                    "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q acl", f"echo 'not json' > {fact}",
+                    "gpasswd -d www-data web2py", "ln -s ../sites-available/default /etc/nginx/sites-enabled/default"):
         assert host.run(command).rc == 0, command
     assert host.run("dpkg-query -W -f '${Status}' acl").stdout.strip() != "install ok installed"
     run = run_playbook("converge.yml")
@@ -324,6 +325,7 @@ def test_next_run_puts_back_what_was_changed_by_hand(host, https):
     assert host.file(helper).mode == 0o755 and host.file(helper).user == "root"
     assert host.file(handler).mode == 0o640 and host.file(handler).user == "root"
     assert host.user("web2py").shell == "/usr/sbin/nologin"
+    assert "web2py" in host.user("www-data").groups and not host.file("/etc/nginx/sites-enabled/default").exists
     assert not host.file(examples).exists and not host.file(stale).exists
     assert host.run("dpkg-query -W -f '${Status}' acl").stdout.strip() == "install ok installed"
     for _attempt in range(30):
