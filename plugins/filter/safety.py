@@ -138,9 +138,10 @@ def path_chain(path: str) -> t.List[str]:
 
 # The probe of a path chain in one command (the roles' "Look at ... the folders above it"):
 #   sh -c 'for p; do ...; done' sh <path_chain>
-# prints "path<TAB>uid<TAB>user<TAB>raw mode in hex" per path, "path<TAB>-" when it is missing;
-# it fails (status 3) when stat cannot read a path that is there: it never reports one missing.
-CHAIN_PROBE = (r'for p; do if [ -e "$p" ] || [ -L "$p" ]; then s=$(stat --printf "%u\t%U\t%f" -- "$p") || exit 3; '
+# prints "path<TAB>uid<TAB>user<TAB>raw mode in hex<TAB>group" per path, "path<TAB>-" when it is
+# missing; it fails (status 3) when stat cannot read a path that is there: it never reports one
+# missing. chain_ready reads the last line: the folder is there as the role would make it.
+CHAIN_PROBE = (r'for p; do if [ -e "$p" ] || [ -L "$p" ]; then s=$(stat --printf "%u\t%U\t%f\t%G" -- "$p") || exit 3; '
                r'else s=-; fi; printf "%s\t%s\n" "$p" "$s"; done')
 
 
@@ -160,7 +161,7 @@ def _probe_results(lines: t.Sequence[str]) -> t.List[t.Dict[str, t.Any]]:
         if len(fields) == 2 and fields[1] == "-":
             results.append({"item": fields[0], "stat": {"exists": False}})
             continue
-        if len(fields) != 4 or not fields[1].isdigit():
+        if len(fields) not in (4, 5) or not fields[1].isdigit():
             raise AnsibleFilterError("chain_problem: unexpected line from the probe: %r" % line)
         mode = int(fields[3], 16)
         results.append({"item": fields[0], "stat": {
@@ -212,7 +213,28 @@ def chain_problem(results: t.Any, user: t.Optional[str] = None) -> t.Dict[str, s
     return {"writer": writer, "problem": problem}
 
 
+def chain_ready(results: t.Any, owner: str, group: str, mode: t.Union[str, int]) -> bool:
+    """True when the last path of the chain_probe result is a real folder (not a link) of owner
+    and group with exactly mode (permission bits): the role's "create the folder" task would
+    change nothing. A skipped probe, a missing folder or anything unexpected is False."""
+    if not isinstance(results, t.Mapping) or results.get("skipped") or results.get("rc", 0) != 0:
+        return False
+    lines = results.get("stdout_lines") or []
+    if not lines:
+        return False
+    fields = lines[-1].split("\t")
+    if len(fields) != 5 or not fields[1].isdigit():
+        return False
+    try:
+        raw, wanted = int(fields[3], 16), int(str(mode), 8)
+    except ValueError:
+        return False
+    return (stat.S_ISDIR(raw) and not stat.S_ISLNK(raw) and stat.S_IMODE(raw) == wanted
+            and fields[2] == owner and fields[4] == group)
+
+
 class FilterModule:
     def filters(self) -> t.Dict[str, t.Callable[..., t.Any]]:
         return {"unsafe_values": unsafe_values, "path_problem": path_problem, "type_problems": type_problems,
-                "path_chain": path_chain, "chain_problem": chain_problem, "chain_probe": chain_probe}
+                "path_chain": path_chain, "chain_problem": chain_problem, "chain_probe": chain_probe,
+                "chain_ready": chain_ready}

@@ -18,6 +18,7 @@ from conftest import (
     pg_startup,
     pg_version,
     processes,
+    recap_changed,
     run_playbook,
     secret_values,
     write_pgpass,
@@ -267,6 +268,38 @@ def test_reload_only_change_reloads_restart_only_change_restarts(host, password)
         assert run.returncode == 0, run.stdout[-3000:]
     assert psql_admin(host, "SHOW max_connections").stdout.strip() == "100"
     assert psql_admin(host, "SHOW work_mem").stdout.strip() == "4MB"
+
+
+def test_hand_changes_are_put_back(host, password):
+    """What the fast paths read must still be put back: the role made SUPERUSER with another
+    password, PUBLIC allowed to connect, the database given to postgres, the configuration file
+    edited, the backup folder opened and its timer stopped. The next run of the role puts each
+    back; the run after changes nothing."""
+    conf = conf_file(host)
+    conf_sum = host.file(conf).sha256sum
+    for sql in ("ALTER ROLE web2py SUPERUSER PASSWORD 'set-by-hand'", "GRANT CONNECT ON DATABASE web2py TO PUBLIC",
+                "ALTER DATABASE web2py OWNER TO postgres"):
+        out = psql_admin(host, sql, db="postgres")
+        assert out.rc == 0, (sql, out.stderr)
+    for command in (f"echo 'work_mem = 64MB' >> {conf}", f"chmod 0755 {BACKUPS}", "systemctl disable --now postgres-backup.timer"):
+        assert host.run(command).rc == 0, command
+    assert psql_app(host, "SELECT 1").rc != 0  # the inventory's password no longer works
+    run = run_playbook("reconfigure.yml")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert password not in run.stdout + run.stderr and "set-by-hand" not in run.stdout + run.stderr
+    assert psql_app(host, "SELECT current_user").stdout.strip() == "web2py"
+    assert psql_admin(host, "SELECT rolsuper FROM pg_roles WHERE rolname = 'web2py'").stdout.strip() == "f"
+    assert psql_admin(host, "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'web2py'").stdout.strip() == "web2py"
+    acl = psql_admin(host, "SELECT datacl FROM pg_database WHERE datname = 'web2py'").stdout.strip()
+    public = [entry.split("=", 1)[1].split("/")[0] for entry in acl.strip("{}").split(",") if entry.startswith("=")]
+    assert not any("c" in privileges for privileges in public), acl  # PUBLIC may not connect
+    assert host.file(conf).sha256sum == conf_sum and psql_admin(host, "SHOW work_mem").stdout.strip() == "4MB"
+    assert host.file(BACKUPS).mode == 0o700
+    timer = host.service("postgres-backup.timer")
+    assert timer.is_running and timer.is_enabled
+    run = run_playbook("reconfigure.yml")
+    changed = recap_changed(run.stdout)
+    assert run.returncode == 0 and changed and not any(changed.values()), run.stdout[-3000:]
 
 
 def test_backup_folder_swapped_for_a_link_by_postgres_is_refused(host):

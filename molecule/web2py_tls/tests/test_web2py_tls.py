@@ -146,10 +146,11 @@ def test_a_key_changed_by_hand_is_put_right(host):
     saved in DER, or encrypted with a passphrase (openssl never waits for one), is made again
     and the certificate with it. Each time the run after changes nothing."""
     key_before = host.check_output(f"sha256sum {KEY}")
-    assert host.run(f"chmod 0644 {KEY}").rc == 0
+    assert host.run(f"chmod 0644 {KEY} && chmod 0700 {DIR}").rc == 0
     returncode, output, _changed = converge()
     assert returncode == 0, output[-3000:]
     assert host.file(KEY).mode == 0o600 and host.check_output(f"sha256sum {KEY}") == key_before
+    assert host.file(DIR).mode == 0o755  # the folder too (the chain probe saw it was not as asked)
     for spoil in (f"openssl pkey -in {KEY} -outform DER -out {KEY}.new",
                   f"openssl pkey -in {KEY} -aes256 -passout pass:lab-S3cret -out {KEY}.new"):
         assert host.run(f"{spoil} && chmod 0600 {KEY}.new && mv {KEY}.new {KEY}").rc == 0, spoil

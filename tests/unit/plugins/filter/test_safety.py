@@ -234,3 +234,29 @@ def test_chain_probe_fails_when_stat_fails(root_dir):
     (root_dir / "sh").symlink_to("/bin/sh")
     run = subprocess.run(chain_probe(["/", "/srv"]), capture_output=True, text=True, env=env, check=False)
     assert run.returncode != 0
+
+
+def test_chain_ready_only_for_the_folder_as_the_role_would_make_it(root_dir):
+    """The last path of the chain: a real folder of that owner, group and exact mode."""
+    import os
+    from ansible_collections.web2py.deploy.plugins.filter.safety import chain_ready
+    folder = root_dir / "backups"
+    folder.mkdir()
+    os.chmod(str(folder), 0o700)
+    os.chown(str(folder), 65534, 65534)
+    group = __import__("grp").getgrgid(65534).gr_name
+    probe = _probe(path_chain(str(folder)))
+    assert chain_ready(probe, "nobody", group, "0700") is True
+    assert chain_ready(probe, "nobody", group, 700) is True
+    assert chain_ready(probe, "root", group, "0700") is False
+    assert chain_ready(probe, "nobody", "root", "0700") is False
+    assert chain_ready(probe, "nobody", group, "0750") is False
+    os.chmod(str(folder), 0o2700)  # a setgid bit the role would clear
+    assert chain_ready(_probe(path_chain(str(folder))), "nobody", group, "0700") is False
+    link = root_dir / "link"
+    link.symlink_to(str(folder))
+    assert chain_ready(_probe(path_chain(str(link))), "nobody", group, "0700") is False
+    assert chain_ready(_probe(path_chain(str(root_dir / "missing"))), "root", "root", "0700") is False
+    assert chain_ready({"skipped": True}, "root", "root", "0700") is False
+    assert chain_ready({"rc": 3, "stdout_lines": probe["stdout_lines"]}, "nobody", group, "0700") is False
+    assert chain_ready({"stdout_lines": ["/x\t0\troot\t41c0"]}, "root", "root", "0700") is False  # no group column
