@@ -25,6 +25,7 @@ from conftest import (
     haproxy_servers,
     node,
     processes,
+    recap_changed,
     request_loop,
     run_playbook,
     wait_for_servers,
@@ -200,6 +201,24 @@ def test_bad_config_fails_before_install(host, https):
     assert "unexpected character 'n' in 'timeout server'" in output.replace("\\'", "'")
     assert host.file(CONFIG).sha256sum == before
     assert https.get("/probe/default/ping").body == "pong"
+
+
+def test_certificate_file_changed_by_hand_is_put_back(host, https):
+    """HAProxy's one-file copy of the certificate and key, edited and opened by hand: the next run
+    writes it again from the TLS material (and reloads), the run after changes nothing."""
+    pem, folder = "/etc/haproxy/certs/web2py-deploy.pem", "/etc/haproxy/certs"
+    expected = host.check_output("cat /etc/web2py-deploy/tls/server.crt /etc/web2py-deploy/tls/server.key | sha256sum").split()[0]
+    assert host.file(pem).sha256sum == expected
+    assert host.run(f"echo '# edited' >> {pem} && chmod 0644 {pem} && chmod 0755 {folder}").rc == 0
+    run = run_playbook("lb.yml")
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-3000:]
+    assert "Write the certificate and key for HAProxy" in output and "RUNNING HANDLER [web2py.deploy.haproxy" in output
+    assert host.file(pem).sha256sum == expected and host.file(pem).mode == 0o600 and host.file(folder).mode == 0o700
+    assert https.get("/probe/default/ping").body == "pong"
+    run = run_playbook("lb.yml")
+    output = run.stdout + run.stderr
+    assert run.returncode == 0 and recap_changed(output).get(INSTANCE) == 0, output[-3000:]
 
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
