@@ -25,7 +25,8 @@ description:
     the previous owner kept open cannot write into it.
   - Root never follows a link here. Each folder holding a file, and every folder above it, must
     be a real folder owned by root that nobody else may write to (a root-owned folder with the
-    sticky bit, such as C(/tmp), may be above it). A destination that is a symbolic link, not a
+    sticky bit, such as C(/tmp), may be above it). Run as another user (C(become_user)), folders
+    of that user count as root's: what it could plant there, it could write itself. A destination that is a symbolic link, not a
     regular file, or a file with more than one hard link is refused, naming it.
   - The current file is read only when it has the new content's size.
   - O(dirs) are made (or given their owner, group and mode) after every check and validation,
@@ -228,6 +229,14 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 NAME_MAX = 200  # leaves room for the temporary file's prefix and suffix within NAME_MAX (255)
 
 
+def trusted_uids() -> t.FrozenSet[int]:
+    """Who may own the folders above a file: root, and the user this module runs as (become_user):
+    what that user could plant, it could write itself, so nothing is gained by it. Run as root
+    (the rule for every root task), root alone."""
+    euid = os.geteuid()
+    return frozenset((0, euid))
+
+
 def unsafe_folders(folder: str) -> t.List[str]:
     """Problems of folder and the folders above it: each must be a real folder owned by root and
     writable by nobody else; a root-owned sticky folder may be above it (others cannot rename
@@ -331,8 +340,9 @@ def _walk_problem(path: str, planned: t.Dict[str, t.Dict[str, t.Any]]) -> t.Tupl
             return "%s is a symbolic link" % current, missing, absent
         if not stat.S_ISDIR(st.st_mode):
             return "%s is not a folder" % current, missing, absent
-        if st.st_uid != 0:
-            return "%s is owned by uid %d, not root" % (current, st.st_uid), missing, absent
+        if st.st_uid not in trusted_uids():
+            return "%s is owned by uid %d, not root%s" % (
+                current, st.st_uid, "" if os.geteuid() == 0 else " or the user this runs as"), missing, absent
         if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not (st.st_mode & stat.S_ISVTX and not holding):
             return "%s is writable by others than root (mode %04o)" % (current, stat.S_IMODE(st.st_mode)), missing, absent
     return None, missing, absent
@@ -372,8 +382,8 @@ def plan_dirs(module: AnsibleModule) -> t.Dict[str, t.Dict[str, t.Any]]:
                 module.fail_json(msg="%s: refused, it is %s (root never makes a folder through it)"
                                  % (path, "a symbolic link" if stat.S_ISLNK(st.st_mode) else "not a folder"))
         planned[path] = dict(path=path, uid=uid, gid=gid, mode=mode, st=st,
-                             root_alone=uid == 0 and not mode & (stat.S_IWGRP | stat.S_IWOTH),
-                             safe_now=st is None or (st.st_uid == 0 and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)),
+                             root_alone=uid in trusted_uids() and not mode & (stat.S_IWGRP | stat.S_IWOTH),
+                             safe_now=st is None or (st.st_uid in trusted_uids() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)),
                              changed=st is None or st.st_uid != uid or st.st_gid != gid or stat.S_IMODE(st.st_mode) != mode)
     return planned
 

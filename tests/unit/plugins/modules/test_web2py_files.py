@@ -437,3 +437,27 @@ def test_a_folder_swapped_between_the_check_and_the_change_is_refused(folder, mo
     ok, result = run({"dirs": [{"path": str(existing)}], "files": []})
     assert not ok and "changed while this task ran" in result["msg"]
     assert stat.S_IMODE(os.stat(str(existing)).st_mode) == 0o700
+
+
+def test_folders_of_the_user_it_runs_as_count_as_roots(folder, monkeypatch):
+    """Run as a service user (become_user), that user's folders may hold its files: what it could
+    plant there it could write itself. Run as root, the same folders are refused."""
+    theirs = folder / "theirs"
+    theirs.mkdir(mode=0o750)
+    os.chown(str(theirs), 65534, 65534)
+    args = {"files": [{"dest": str(theirs / "app.ini"), "content": "[app]\n"}], "owner": "nobody", "group": "nogroup", "mode": "0600"}
+    ok, result = run(args)
+    assert not ok and "is owned by uid 65534, not root" in result["msg"], result
+    monkeypatch.setattr(web2py_files.os, "geteuid", lambda: 65534)
+    ok, result = run(args)
+    assert ok and result["changed"], result
+    written = os.stat(str(theirs / "app.ini"))
+    assert (written.st_uid, stat.S_IMODE(written.st_mode)) == (65534, 0o600)
+    # another user's folder stays refused, and so does one the runner's group or others may write
+    os.chown(str(theirs), 65533, 65534)
+    ok, result = run(args)
+    assert not ok and "is owned by uid 65533, not root or the user this runs as" in result["msg"], result
+    os.chown(str(theirs), 65534, 65534)
+    os.chmod(str(theirs), 0o770)
+    ok, result = run(args)
+    assert not ok and "writable by others" in result["msg"], result
