@@ -254,3 +254,15 @@ def test_rocket_backend_gets_no_forged_forwarding_headers(host, http, https, lab
     for path in ODD_ADMIN_PATHS:
         assert_admin_not_reached(http, path)
     assert_appadmin_canary_over_https(https)
+
+
+@pytest.mark.parametrize("path, header", [("/probe/probe/appadmin/index", "SCRIPT_NAME: /probe"),
+                                          ("/probe/probe/admin/default/index", "SCRIPT_NAME: /probe"),
+                                          ("/probe/default/ping", "PATH_INFO: /probe/appadmin/index")])
+def test_a_path_prefix_in_a_header_routes_nothing_else(http, path, header):
+    """gunicorn takes SCRIPT_NAME and PATH_INFO headers from Apache (a peer it trusts) and would
+    cut the prefix off the path Apache checked: Apache drops them, the launcher refuses any
+    SCRIPT_NAME. Over plain HTTP no appadmin canary and no admin session come back."""
+    answer = http.get(path, "--interface", "127.0.0.3", "-H", header)
+    assert "probe appadmin canary" not in answer.body and "session_id_admin" not in answer.headers.get("set-cookie", ""), answer.body[:300]
+    assert answer.status != 200 or answer.body == "pong", (answer.status, answer.body[:300])

@@ -52,3 +52,12 @@ def test_a_trusted_peers_unreadable_client_is_refused(host):
     """Never read as the peer's own (local) address."""
     answer = Client(host, "http://127.0.0.1:8000", "/tmp/jar-bad").get("/probe/default/env", "-H", "X-Forwarded-For: unknown")
     assert answer.status == 400, (answer.status, answer.body[:200])
+
+
+def test_a_path_prefix_from_a_trusted_peer_is_refused(host):
+    """gunicorn takes SCRIPT_NAME from a header of the peers it trusts (loopback) and cuts it off
+    the path: the launcher answers 400 instead of letting web2py route /probe/appadmin/index."""
+    answer = Client(host, "http://127.0.0.1:8000", "/tmp/jar-prefix").get("/probe/probe/appadmin/index", "-H", "SCRIPT_NAME: /probe")
+    assert answer.status == 400 and "canary" not in answer.body, (answer.status, answer.body[:200])
+    # Control: without the header the same client reaches the probe.
+    assert Client(host, "http://127.0.0.1:8000", "/tmp/jar-prefix").get("/probe/default/ping").body == "pong"

@@ -27,6 +27,9 @@ they start) is wrapped:
   400); X-Forwarded-Proto is kept when it says http or https. Other spellings of these
   headers (X.Forwarded.Proto, X_Forwarded-For...: web2py reads them as the same names) are
   removed from every peer.
+- A request with a SCRIPT_NAME is answered 400, from every peer: web2py is served at the root,
+  and gunicorn takes SCRIPT_NAME from a header of the peers it trusts, which would make web2py
+  route another path than the one the front end checked.
 """
 from __future__ import annotations
 
@@ -87,7 +90,8 @@ def entry_address(value: str):
 
 
 class Refused(Exception):
-    """A trusted peer sent an X-Forwarded-For whose last entry is not an address."""
+    """A request this guard does not pass on: a trusted peer's X-Forwarded-For whose last entry
+    is not an address, or a path prefix the server took from a header."""
 
 
 def clean_environ(environ: dict, networks: list) -> dict:
@@ -96,6 +100,11 @@ def clean_environ(environ: dict, networks: list) -> dict:
     Every spelling other than the server's own key (HTTP_X_FORWARDED_PROTO...) is removed, from
     trusted peers too: a spelling the peer did not know would otherwise reach web2py beside the
     one it set. Raises Refused for a trusted peer's unreadable X-Forwarded-For."""
+    # web2py is served at the root: a SCRIPT_NAME comes only from a header that gunicorn takes
+    # from the peers it trusts (forwarder_headers), and it would make web2py route another path
+    # than the one the front end checked (/probe/probe/appadmin read as /probe/appadmin).
+    if environ.get("SCRIPT_NAME"):
+        raise Refused(environ["SCRIPT_NAME"])
     trusted = is_trusted(environ.get("REMOTE_ADDR", ""), networks)
     for key in [key for key in environ if forwarding_key(key)]:
         if not trusted or key not in FORWARDING:

@@ -151,3 +151,20 @@ def test_main_wraps_wsgibase_before_the_script_runs(tmp_path, monkeypatch):
     launcher.main(["--trust", "10.0.0.0/8", "--", str(script), "-i", "0.0.0.0"])
     argv, keys = eval(out.read_text())  # noqa: S307 (written by the test above)
     assert argv == [str(script), "-i", "0.0.0.0"] and keys == ["REMOTE_ADDR"]
+
+
+@pytest.mark.parametrize("peer", ["127.0.0.1", "192.0.2.1"])
+def test_a_path_prefix_from_a_header_is_refused(peer):
+    """gunicorn sets SCRIPT_NAME from a trusted peer's SCRIPT_NAME header and cuts it off the
+    path: /probe/probe/appadmin/index would reach web2py as /probe/appadmin/index."""
+    seen = {}
+
+    def app(environ, start_response):
+        seen.update(environ)
+        return [b"ok"]
+
+    answers = []
+    guarded = launcher.guard(app, launcher.parse_networks([]))
+    body = guarded(env(peer, SCRIPT_NAME="/probe", PATH_INFO="/probe/appadmin/index"), lambda *a: answers.append(a))
+    assert answers[0][0] == "400 Bad Request" and body == [b"Bad Request\n"] and not seen
+    assert guarded(env(peer, SCRIPT_NAME=""), lambda *a: None) == [b"ok"]
