@@ -170,8 +170,9 @@ def preflight_plan(roles: t.Sequence[str], settings: t.Mapping[str, t.Any], role
                    seen: t.Optional[t.Sequence[str]] = None, salt: str = "",
                    unresolved: t.Optional[t.Sequence[str]] = None) -> t.Dict[str, str]:
     """{role: fingerprint} of the roles whose settings have not been validated in this run.
-    A role with an input among unresolved (it cannot be rendered here) is left to a later run of
-    preflight, where it can."""
+    A role with an input among unresolved (it cannot be rendered here) is left out. The preflight
+    role passes none: it plans every role in scope, and its checks render such an input with the
+    defaults of the roles it depends on, naming it when it still cannot be rendered."""
     if not isinstance(settings, dict):
         raise AnsibleFilterError("preflight_plan: settings must be a mapping of names to values")
     known = set(seen or [])

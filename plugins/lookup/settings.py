@@ -12,12 +12,13 @@ version_added: 0.3.0
 short_description: Render variables one by one, naming those that cannot be rendered here
 description:
   - Returns one mapping with C(values) (name to rendered value, for the names that are defined and
-    render) and C(unresolved) (the names that are defined but whose value refers to something not
-    visible here).
+    render; for the others a mapping with their text under C(unrendered)) and C(unresolved) (the
+    names that are defined but whose value cannot be rendered here).
   - The preflight role reads the inputs of every role of a play with it. Under M(ansible.builtin.include_role)
     a role shows its defaults only to its own tasks and the dependencies below it, so a default
     such as C(apache_wsgi_server_name) (which follows C(web2py_tls_common_name)) may not render
-    where preflight runs first; that role is then validated by a later preflight, where it does.
+    where preflight runs first; preflight's checks then render it with the defaults of the roles
+    it depends on.
   - Names that are not defined are left out.
 options:
   _terms:
@@ -63,4 +64,6 @@ class LookupModule(LookupBase):
                 values[term] = self._templar.template(variables[term])
             except AnsibleError:
                 unresolved.append(term)
+                # Its text, for the fingerprint (a changed text is a changed setting).
+                values[term] = {"unrendered": str(variables[term])}
         return [{"values": values, "unresolved": unresolved}]

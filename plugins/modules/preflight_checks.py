@@ -59,7 +59,12 @@ attributes:
     description: Any host (nothing runs on it).
 notes:
   - The messages are the roles' own (their C(fail_msg)), which name the setting and never print
-    a secret.
+    a secret. C(no_log) on a check is accepted and its message shown all the same, as
+    ansible-core shows a failed assert's message in its error line.
+  - A setting that cannot be rendered (it refers to a variable that is not defined, or its text
+    is not a valid template) is named, never quoted. Before that, the defaults of the roles a role
+    depends on fill in what is not defined where the task runs (under
+    M(ansible.builtin.include_role) the first dependency does not see its siblings' defaults).
 seealso:
   - module: ansible.builtin.validate_argument_spec
   - module: ansible.builtin.assert

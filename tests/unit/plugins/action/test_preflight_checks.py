@@ -151,3 +151,29 @@ def test_a_check_that_cannot_be_evaluated_says_so(roles_dir: str) -> None:
     path.write_text("- name: Reads an undefined name\n  ansible.builtin.assert:\n    that: no_such_setting == 1\n")
     result = run(roles_dir, GOOD)
     assert result["failed"] and "Reads an undefined name: cannot be evaluated" in result["msg"], result["msg"]
+
+
+def test_a_setting_that_cannot_be_rendered_is_named_never_quoted(roles_dir: str) -> None:
+    """Validated, not left for later: an undefined name (named) or a broken template (not quoted)."""
+    result = run(roles_dir, dict(GOOD, demo_name=trust_as_template("{{ inventory_hostname_typo }}")))
+    assert result["failed"] and result["msg"] == (
+        "web2py.deploy.demo: demo_name cannot be rendered: it refers to variable inventory_hostname_typo, which is not defined")
+    result = run(roles_dir, dict(GOOD, demo_password=trust_as_template("Xy{%Secret123")))
+    assert result["failed"] and "demo_password cannot be rendered: its text is not a valid template" in result["msg"]
+    assert "Secret123" not in result["msg"]
+    result = run(roles_dir, dict(GOOD, demo_other=trust_as_template("{{ nope.attr }}")))
+    assert result["failed"] and "demo_other cannot be rendered" in result["msg"], result["msg"]
+
+
+def test_defaults_of_the_roles_it_depends_on_fill_what_is_not_visible(roles_dir: str) -> None:
+    """Under include_role preflight does not see its sibling dependencies' defaults; a setting that
+    follows one of them is rendered with that role's default, and checked."""
+    base = pathlib.Path(roles_dir, "base")
+    (base / "defaults").mkdir(parents=True)
+    (base / "defaults" / "main.yml").write_text("base_name: fromdefault\nbase_upper: Upper Case\n")
+    (pathlib.Path(roles_dir, "demo", "meta") / "main.yml").write_text("dependencies:\n  - role: web2py.deploy.base\n")
+    assert not run(roles_dir, dict(GOOD, demo_name=trust_as_template("{{ base_name }}"))).get("failed")
+    result = run(roles_dir, dict(GOOD, demo_name=trust_as_template("{{ base_upper }}")))
+    assert result["msg"] == "web2py.deploy.demo: demo_name Upper Case or demo_port 80 is wrong"
+    # what the play defines wins over the default
+    assert run(roles_dir, dict(GOOD, demo_name=trust_as_template("{{ base_upper }}"), base_upper="lower")).get("failed") is None

@@ -22,7 +22,9 @@ def test_renders_each_name_and_names_what_cannot_be_rendered_here():
         "nginx_uwsgi_processes": trust_as_template("{{ 2 + 2 }}"),
     }
     result = run(variables, "web2py_user", "apache_wsgi_server_name", "nginx_uwsgi_processes", "not_defined")
-    assert result["values"] == {"web2py_user": "web2py", "nginx_uwsgi_processes": 4}
+    # the text of what cannot be rendered, for the fingerprint (a changed text is a changed setting)
+    assert result["values"] == {"web2py_user": "web2py", "nginx_uwsgi_processes": 4,
+                                "apache_wsgi_server_name": {"unrendered": "{{ web2py_tls_common_name }}"}}
     assert result["unresolved"] == ["apache_wsgi_server_name"]
 
 
