@@ -394,10 +394,12 @@ def test_code_changed_or_removed_by_hand_is_put_back(host, app):
 def test_staged_archive_and_folder_changed_by_hand_are_put_back(host, app):
     """The host's copy of an application's archive and its staging folder, both root's: an
     archive that no longer has the controller's digest is copied again, a staged file edited by
-    hand is unpacked again, before either reaches applications/."""
+    hand is unpacked again and a file added to the staging folder goes, before either reaches
+    applications/."""
     archive, staged = "/srv/web2py/downloads/app-probe.tar.gz", "/srv/web2py/downloads/apps/probe/controllers/default.py"
     archive_sum, staged_sum = host.file(archive).sha256sum, host.file(staged).sha256sum
-    assert host.run(f"printf junk >> {archive} && printf '# edited by hand' >> {staged}").rc == 0
+    planted = "/srv/web2py/downloads/apps/probe/controllers/planted.py"
+    assert host.run(f"printf junk >> {archive} && printf '# edited by hand' >> {staged} && echo 'x = 1' > {planted}").rc == 0
     result = run_playbook("redeploy.yml")
     assert result.returncode == 0, result.stdout[-3000:]
     changed = changed_tasks(result.stdout)
@@ -405,6 +407,8 @@ def test_staged_archive_and_folder_changed_by_hand_are_put_back(host, app):
     assert "web2py.deploy.web2py : Unpack the archives that differ from their staging folders" in changed, changed
     assert host.file(archive).sha256sum == archive_sum and host.file(staged).sha256sum == staged_sum
     assert "edited by hand" not in host.file(f"{ROOT}/applications/probe/controllers/default.py").content_string
+    # a file the archive does not hold is not kept in the staging folder, nor synced
+    assert not host.file(planted).exists and not host.file(f"{ROOT}/applications/probe/controllers/planted.py").exists
     assert_probe_answers(app)
 
 

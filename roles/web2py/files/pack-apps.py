@@ -19,8 +19,9 @@ ones by content (rsync --checksum), never by time and size.
 
 Members are <name>/<path>. Paths matching an exclude pattern (rsync syntax: a leading / anchors
 at the application folder, a trailing / matches folders only) are left out: runtime data in a
-source never leaves the controller. Folder sources follow symbolic links (as the copy module
-did); in archive sources links, devices and FIFOs are left out (rsync -r skipped them when it
+source never leaves the controller. Symbolic links are left out of folder sources (a link
+would publish what it points to on the controller); in archive sources links, devices and FIFOs
+are left out (rsync -r skipped them when it
 deployed the unpacked archive), and absolute or .. member names are refused.
 """
 from __future__ import annotations
@@ -73,7 +74,9 @@ def clean_name(name, src):
 
 
 def walk_folder(src):
-    """(rel, is_dir, mode, controller path) of a folder source, links followed."""
+    """(rel, is_dir, mode, controller path) of a folder source. Symbolic links inside it are left
+    out, as in archive sources: a link would publish whatever it points to on the controller
+    (static/ is served to everyone). The source folder itself may be reached through a link."""
     entries = []
     top = os.path.realpath(src)
 
@@ -82,9 +85,11 @@ def walk_folder(src):
             full = os.path.join(path, entry)
             sub = f"{rel}/{entry}" if rel else entry
             try:
-                info = os.stat(full)
+                info = os.lstat(full)
             except OSError as exc:
                 raise PackError(f"{full}: {exc.strerror}") from exc
+            if stat.S_ISLNK(info.st_mode):
+                continue
             if stat.S_ISDIR(info.st_mode):
                 real = os.path.realpath(full)
                 if real in seen:

@@ -40,3 +40,26 @@ def test_the_digest_is_the_archives_and_an_unchanged_source_packs_alike(tmp_path
                     pathlib.Path(path).unlink()
                 pathlib.Path(result["dir"]).rmdir()
     assert io.BytesIO(data).read(2) == b"\x1f\x8b"
+
+
+def test_links_in_a_folder_source_are_left_out(tmp_path: pathlib.Path) -> None:
+    """A link would publish what it points to on the controller (static/ is served to all)."""
+    import tarfile
+
+    secret = tmp_path / "controller-secret.txt"
+    secret.write_text("not for the web\n")
+    source = tmp_path / "demo"
+    (source / "static").mkdir(parents=True)
+    (source / "static" / "real.css").write_text("body {}\n")
+    (source / "static" / "notes.txt").symlink_to(secret)
+    (source / "linked").symlink_to(tmp_path)
+    result = pack(source)
+    try:
+        with tarfile.open(result["archives"]["demo"]) as archive:
+            names = archive.getnames()
+        assert "demo/static/real.css" in names
+        assert not [name for name in names if "notes.txt" in name or name.startswith("demo/linked")], names
+    finally:
+        for path in result["archives"].values():
+            pathlib.Path(path).unlink()
+        pathlib.Path(result["dir"]).rmdir()
