@@ -111,8 +111,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 key = serialization.load_pem_private_key(open(sys.argv[1], "rb").read(), None)
-subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tls.example.org")]
-                    + ([x509.NameAttribute(NameOID.ORGANIZATION_NAME, sys.argv[3])] if sys.argv[3] else []))
+extra = sys.argv[3]
+subject = x509.Name(([x509.NameAttribute(NameOID.COMMON_NAME, extra[3:])] if extra.startswith("CN=") else [])
+                    + [x509.NameAttribute(NameOID.COMMON_NAME, "tls.example.org")]
+                    + ([x509.NameAttribute(NameOID.ORGANIZATION_NAME, extra[2:])] if extra.startswith("O=") else []))
 start = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=int(sys.argv[4]))
 names = [x509.DNSName("tls.example.org"), x509.DNSName("www.tls.example.org"),
          x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]
@@ -124,11 +126,13 @@ open(sys.argv[2], "wb").write(cert.public_bytes(serialization.Encoding.PEM))
 """
 
 
-@pytest.mark.parametrize("organization, start_in_days", [("Someone-else", -1), ("", 5)], ids=["more-than-the-cn", "not-valid-yet"])
-def test_a_certificate_the_probe_refuses_is_made_again(host, organization, start_in_days):
-    """Both pass over the probe's fast path to x509_certificate_info, which must refuse them too:
-    the same key and names with another subject, or a certificate valid only from 5 days on."""
-    assert host.run(f"python3 -c {shlex.quote(FORGE)} {KEY} {CERT} '{organization}' {start_in_days}").rc == 0
+@pytest.mark.parametrize("extra, start_in_days", [("O=Someone-else", -1), ("CN=attacker.example", -1), ("", 5)],
+                         ids=["more-than-the-cn", "a-second-cn-first", "not-valid-yet"])
+def test_a_certificate_the_probe_refuses_is_made_again(host, extra, start_in_days):
+    """Each passes over the probe's fast path to x509_certificate_info, which must refuse it too:
+    the same key and names with more in the subject (a second common name first, which a
+    mapping of the subject would hide), or a certificate valid only from 5 days on."""
+    assert host.run(f"python3 -c {shlex.quote(FORGE)} {KEY} {CERT} '{extra}' {start_in_days}").rc == 0
     assert host.run(f"openssl x509 -in {CERT} -noout -subject").rc == 0
     returncode, output, _changed = converge()
     assert returncode == 0, output[-3000:]
