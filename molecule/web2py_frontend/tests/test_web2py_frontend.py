@@ -71,7 +71,8 @@ def test_the_role_without_a_front_end_is_refused_and_changes_nothing(host):
 
 
 def test_the_web2py_user_cannot_plant_password_files(host):
-    """web2py's tree is root's: the web2py user can neither replace a password file nor add one."""
+    """The tree the role left: web2py's root folder is root's, so the web2py user can neither
+    replace a password file nor add one (this checks the host, not a run of the role)."""
     root_dir = host.file(ROOT)
     assert root_dir.user == "root" and not root_dir.mode & 0o022, oct(root_dir.mode)
     for command in ("rm -f parameters_8443.py", "ln -s /etc/shadow parameters_80.py", "touch parameters_443.py"):
@@ -113,9 +114,10 @@ def test_admin_off_writes_password_none_on_every_port(host):
         assert admin_password(host, port, "anything") == "none"
 
 
-def test_a_record_that_is_not_json_is_reported_and_written_again(host):
-    """Last: the record is garbage; the role says so, stops every known recipe's units (none
-    installed here), writes its record again, and puts the password files back."""
+def test_a_record_that_is_not_json_is_reported_and_written_again(host, lab_vars):
+    """Last: the record is garbage; the role says so (every known recipe's units are then the
+    candidates to stop: none is installed here), writes its record again, and the password files
+    get the inventory's password back (the test before left password=None)."""
     assert host.run(f"echo 'not json' > {FACT}").rc == 0
     run = run_playbook("converge.yml")
     output = run.stdout + run.stderr
@@ -123,3 +125,5 @@ def test_a_record_that_is_not_json_is_reported_and_written_again(host):
     assert "holds no record of web2py" in run.stdout
     assert "web2py.deploy.web2py_frontend : Record this recipe's units (read by the next front end on this host)" in changed_tasks(output)
     assert json.loads(host.file(FACT).content_string)["web2py"]["name"] == "lab_recipe"
+    for port in PORTS:
+        assert admin_password(host, port, lab_vars["web2py_admin_password"]) == "match"
