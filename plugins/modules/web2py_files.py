@@ -26,7 +26,7 @@ description:
   - Root never follows a link here. Each folder holding a file, and every folder above it, must
     be a real folder owned by root that nobody else may write to (a root-owned folder with the
     sticky bit, such as C(/tmp), may be above it). Run as another user (C(become_user)), folders
-    of that user count as root's: what it could plant there, it could write itself. A destination that is a symbolic link, not a
+    of that user count as root's, since what it could plant there it could write itself. A destination that is a symbolic link, not a
     regular file, or a file with more than one hard link is refused, naming it.
   - The current file is read only when it has the new content's size.
   - O(dirs) are made (or given their owner, group and mode) after every check and validation,

@@ -84,8 +84,8 @@ def test_the_client_is_only_the_tcp_peer(host):
     spellings of FORGED) and its SCRIPT_NAME and PATH_INFO headers never reach the backend: it
     gets the peer's address from mod_proxy and the scheme Apache really served."""
     for scheme in ("http", "https"):
-        headers = seen_by_backend(host, scheme, *forged("--interface", "127.0.0.3", "-H", "SCRIPT_NAME: /probe",
-                                                         "-H", "PATH_INFO: /admin/default/index"))
+        extra = ("--interface", "127.0.0.3", "-H", "SCRIPT_NAME: /probe", "-H", "PATH_INFO: /admin/default/index")
+        headers = seen_by_backend(host, scheme, *forged(*extra))
         assert headers["x-forwarded-for"] == ["127.0.0.3"], (scheme, headers)
         assert headers["x-forwarded-proto"] == [scheme], (scheme, headers)
         assert "x-real-ip" not in headers and "forwarded" not in headers, (scheme, headers)
