@@ -172,4 +172,4 @@ def test_a_later_plays_good_value_passes():
     output = ANSI.sub("", run.stdout + run.stderr)
     assert run.returncode == 0, output[-3000:]
     # Each play validated: the first with the defaults, the second the new folder.
-    assert output.count("TASK [web2py.deploy.preflight : Validate the inputs of web2py_tls]") == 2, output[-3000:]
+    assert output.count("TASK [web2py.deploy.preflight : Check every pending role (platform, argument spec, types, its checks, line breaks)]") == 2, output[-3000:]
