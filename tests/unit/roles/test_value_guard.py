@@ -153,3 +153,25 @@ def test_preflight_include_vars_do_not_shadow_the_checks_own():
     for name in ("pending.yml",):
         for task in yaml.safe_load((ROOT / "roles/preflight/tasks" / name).read_text()):
             assert not outer & set(task.get("vars") or {}), (name, task["name"], outer & set(task["vars"]))
+
+
+def _tasks(node):
+    """Every task of a task file, blocks walked."""
+    for task in node or []:
+        if isinstance(task, dict):
+            yield task
+            for key in ("block", "rescue", "always"):
+                yield from _tasks(task.get(key))
+
+
+def test_no_task_variable_shares_a_name_with_a_registered_result():
+    """A registered result outranks task vars: a task whose vars name one (the probe's script
+    named like its result) gets the result instead when the role runs twice in a play."""
+    registered, task_vars = set(), {}
+    for task_file in ROOT.glob("roles/*/tasks/*.yml"):
+        for task in _tasks(yaml.safe_load(task_file.read_text())):
+            if isinstance(task.get("register"), str):
+                registered.add(task["register"])
+            for name in task.get("vars") or {}:
+                task_vars.setdefault(name, f"{task_file.relative_to(ROOT)}: {task.get('name')}")
+    assert sorted(task_vars[name] for name in set(task_vars) & registered) == []
