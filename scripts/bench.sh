@@ -133,7 +133,7 @@ prepare() {
 # A lab container with Molecule's flags (systemd as PID 1), on bench-net, its own apt cache
 # (seeded with hard links to the .deb files other lab containers downloaded already).
 start_node() {
-  local name=$1 archives=$top/.cache/apt-archives-$LAB_PLATFORM-$1 i state
+  local name=$1 archives=$top/.cache/apt-archives-$LAB_PLATFORM-$1 state
   shift
   mkdir -p "$archives/partial"
   find "$top/.cache" -maxdepth 2 -path "$top/.cache/apt-archives-$LAB_PLATFORM-*/*.deb" ! -path "$top/.cache/apt-archives-$LAB_PLATFORM-bench-*" \
@@ -142,7 +142,7 @@ start_node() {
     --security-opt seccomp=unconfined --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
     --tmpfs /run --tmpfs /run/lock --stop-signal SIGRTMIN+3 \
     -v "$archives:/var/cache/apt/archives:rw" "$@" "$IMAGE" /lib/systemd/systemd >/dev/null
-  for i in $(seq 1 60); do
+  for _ in $(seq 1 60); do
     state=$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)
     case "$state" in running|degraded) return 0 ;; esac
     sleep 1
@@ -176,8 +176,8 @@ play() {
 
 # Wait until URL (from bench-client) answers 200, at most 90 s.
 wait_http() {
-  local url=$1 i code
-  for i in $(seq 1 90); do
+  local url=$1 code
+  for _ in $(seq 1 90); do
     code=$(docker exec bench-client curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$url" || true)
     [ "$code" = 200 ] && return 0
     sleep 1
@@ -325,8 +325,8 @@ seed() { # STORE COUNT [--expired]
 # the uWSGI vassal gracefully: until the new workers have read appconfig.ini, the old ones still
 # write sessions to the previous store, so poll until the store under test holds one.
 first_session() {
-  local store=$1 i found=0
-  for i in $(seq 1 120); do
+  local store=$1 found=0
+  for _ in $(seq 1 120); do
     docker exec bench-sess bash -c 'rm -f /tmp/jar; for i in 1 2; do curl -s -o /dev/null --max-time 10 -b /tmp/jar -c /tmp/jar http://127.0.0.1/probe/default/counter; done' || true
     found=$(docker exec -w "$W2P_ROOT" bench-sess "$W2P_PY" /root/bench-sessions.py "$store" count 2>/dev/null || echo 0)
     [ "${found:-0}" -gt 0 ] && return 0

@@ -172,4 +172,5 @@ def test_a_later_plays_good_value_passes():
     output = ANSI.sub("", run.stdout + run.stderr)
     assert run.returncode == 0, output[-3000:]
     # Each play validated: the first with the defaults, the second the new folder.
-    assert output.count("TASK [web2py.deploy.preflight : Check every pending role (platform, argument spec, types, its checks, line breaks)]") == 2, output[-3000:]
+    task = "TASK [web2py.deploy.preflight : Check every pending role (platform, argument spec, types, its checks, line breaks)]"
+    assert output.count(task) == 2, output[-3000:]
