@@ -720,3 +720,11 @@ def pytest_collection_modifyitems(config, items):
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+def pytest_configure(config):
+    """Print the slowest tests at the end of every verify step (where a scenario's minutes go),
+    unless the command line asked for something else."""
+    if config.option.durations is None:
+        config.option.durations = 12
+        config.option.durations_min = 2.0
