@@ -222,7 +222,7 @@ def test_forged_forwarding_headers_dropped(host, scheme):
     """The app hosts (web2py's own server, which believes the first X-Forwarded-For entry) see
     the address HAProxy saw and the scheme HAProxy served, whatever the client claimed."""
     if scheme == "http":
-        run = run_playbook("converge.yml", "-e", json.dumps({"haproxy_http_redirect": False}))
+        run = run_playbook("lb.yml", "-e", json.dumps({"haproxy_http_redirect": False}))
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     try:
         client = Client(host, f"{scheme}://127.0.0.1", "/tmp/jar-haproxy-forged")
@@ -241,7 +241,7 @@ def test_forged_forwarding_headers_dropped(host, scheme):
             assert client.get("/probe/default/ping").body == "pong"
     finally:
         if scheme == "http":
-            run = run_playbook("converge.yml")
+            run = run_playbook("lb.yml")
             assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
 
