@@ -16,6 +16,7 @@ from conftest import (
     ODD_ADMIN_PATHS,
     assert_admin_not_reached,
     probe_env,
+    assert_check_mode_clean,
     assert_rotation_preview_hides_secrets,
     secret_values,
     assert_mozilla_intermediate,
@@ -49,22 +50,25 @@ def kill_web2py(app) -> None:
     raise AssertionError("web2py still runs")
 
 
-@pytest.fixture
-def https(host):
-    return Client(host, "https://127.0.0.1", "/tmp/jar-haproxy")
+def test_check_mode_on_the_converged_host_changes_nothing(lab_vars):
+    """First, on the state converge left: --check --diff reports 0 changes, -v shows no secret."""
+    assert_check_mode_clean(secrets=secret_values(lab_vars))
 
 
-def test_check_mode_previews_only_the_password_rotation(lab_vars):
-    """First, on the state converge left: --check --diff -v with a new stats password and a new
-    Redis password (the load balancer's Redis ACL, the app hosts' appconfig.ini) previews those
-    changes and nothing else, and shows none of the scenario's secrets, old or new, nor a Redis
-    password's stored sha256 hash."""
+def test_password_rotation_preview_hides_old_and_new_secrets(lab_vars):
+    """--check --diff -v with a new stats password and a new Redis password (the load
+    balancer's Redis ACL, the app hosts' appconfig.ini) previews the changes and shows no
+    password, old or new, nor a Redis password's stored sha256 hash."""
     rotation = {"haproxy_stats_password": "rotated-Stats-Passw0rd-7d1a", "redis_app_password": "rotated-Redis-app-3e8b"}
     plain = [lab_vars["haproxy_stats_password"], lab_vars["redis_app_password"], *rotation.values()]
     hashes = [hashlib.sha256(p.encode()).hexdigest() for p in (lab_vars["redis_app_password"], rotation["redis_app_password"])]
     assert_rotation_preview_hides_secrets(
-        rotation, secret_values(lab_vars) + tuple(plain + hashes),
-        tasks=("Write haproxy.cfg", "Write the ACL users", "Render private/appconfig.ini"), only=True)
+        rotation, tuple(plain + hashes), tasks=("Write haproxy.cfg", "Write the ACL users", "Render private/appconfig.ini"))
+
+
+@pytest.fixture
+def https(host):
+    return Client(host, "https://127.0.0.1", "/tmp/jar-haproxy")
 
 
 def test_service_listeners_and_users(host):

@@ -12,6 +12,7 @@ from conftest import (
     assert_rotation_preview_hides_secrets,
     run_playbook,
     write_tls_fixtures,
+    assert_check_mode_clean,
     secret_values,
     assert_mozilla_check_detects_a_weak_server,
     assert_mozilla_intermediate,
@@ -44,15 +45,9 @@ SITE = "/etc/nginx/sites-enabled/web2py.conf"
 CONTROL_VASSAL = "/etc/uwsgi-emperor/vassals/locale-control.ini"
 
 
-def test_check_mode_previews_only_the_password_rotation(lab_vars):
-    """First, on the state converge left: --check --diff -v with a new web2py admin password and
-    a database URI with a password (appconfig.ini) previews those changes and nothing else, and
-    shows none of the scenario's secrets, old or new."""
-    rotation = {"web2py_admin_password": "rotated-Admin-Passw0rd-5c9d",
-                "web2py_probe_db_uri": "postgres://web2py:rotated-Db-Passw0rd-81fe@127.0.0.1:5432/web2py"}
-    assert_rotation_preview_hides_secrets(
-        rotation, secret_values(lab_vars) + (lab_vars["web2py_admin_password"], rotation["web2py_admin_password"], "rotated-Db-Passw0rd-81fe"),
-        tasks=("Write parameters_<port>.py", "Render private/appconfig.ini"), only=True)
+def test_check_mode_on_the_converged_host_changes_nothing(lab_vars):
+    """First, on the state converge left: --check --diff reports 0 changes, -v shows no secret."""
+    assert_check_mode_clean(secrets=secret_values(lab_vars))
 
 
 def test_took_the_host_over_from_lighttpd(host):
@@ -280,6 +275,17 @@ def test_bad_tls_file_fails_and_the_old_certificate_keeps_serving(host, https, t
     assert {name: host.file(f"/etc/web2py-deploy/tls/{name}").sha256sum for name in installed} == installed
     assert served_certificate(host) == before
     assert_probe_answers(https)
+
+
+def test_password_rotation_preview_hides_old_and_new_secrets(lab_vars):
+    """web2py's secrets: --check --diff -v with a new admin password and a database URI with a
+    password (appconfig.ini) previews the changes and shows neither admin password nor the
+    database password."""
+    rotation = {"web2py_admin_password": "rotated-Admin-Passw0rd-5c9d",
+                "web2py_probe_db_uri": "postgres://web2py:rotated-Db-Passw0rd-81fe@127.0.0.1:5432/web2py"}
+    assert_rotation_preview_hides_secrets(
+        rotation, (lab_vars["web2py_admin_password"], rotation["web2py_admin_password"], "rotated-Db-Passw0rd-81fe"),
+        tasks=("Write parameters_<port>.py", "Render private/appconfig.ini"))
 
 
 def test_next_run_puts_back_what_was_changed_by_hand(host, https):

@@ -9,7 +9,7 @@ import shlex
 import time
 
 import pytest
-from conftest import assert_rotation_preview_hides_secrets, secret_values, processes, run_playbook
+from conftest import assert_check_mode_clean, assert_rotation_preview_hides_secrets, secret_values, processes, run_playbook
 
 CONF = "/etc/redis/redis.conf"
 ACL = "/etc/redis/users.acl"
@@ -25,6 +25,21 @@ def cli(host, *args: str, user: str | None = None, password: str | None = None) 
     out = host.run(f"{env}timeout 10 redis-cli --no-auth-warning -h 127.0.0.1 -p {PORT} {who}{line} 2>&1")
     assert out.rc == 0, (args, out.rc, out.stdout)
     return out.stdout.strip()
+
+
+def test_check_mode_on_the_converged_host_changes_nothing(lab_vars):
+    """First, on the state converge left: --check --diff reports 0 changes, -v shows no secret."""
+    assert_check_mode_clean(secrets=secret_values(lab_vars))
+
+
+def test_password_rotation_preview_hides_old_and_new_secrets(lab_vars):
+    """--check --diff -v with new app and admin passwords previews the change to users.acl and
+    shows neither password, old or new, nor their stored sha256 hashes."""
+    rotation = {"redis_app_password": "rotated-Redis-app-9f2c", "redis_admin_password": "rotated-Redis-adm-4b7e"}
+    plain = [lab_vars["redis_app_password"], lab_vars["redis_admin_password"], *rotation.values()]
+    assert_rotation_preview_hides_secrets(
+        rotation, tuple(plain) + tuple(hashlib.sha256(p.encode()).hexdigest() for p in plain),
+        tasks=("Write the ACL users",))
 
 
 @pytest.fixture
@@ -67,17 +82,6 @@ def redis_listeners(host) -> set[str]:
         if any(f.startswith("cgroup:") and f.endswith(f"/{UNIT}") for f in fields):
             found.add(fields[3])
     return found
-
-
-def test_check_mode_previews_only_the_password_rotation(lab_vars):
-    """First, on the state converge left: --check --diff -v with new app and admin passwords
-    previews the change to users.acl and nothing else, and shows none of the scenario's secrets:
-    neither password, old or new, nor their stored sha256 hashes."""
-    rotation = {"redis_app_password": "rotated-Redis-app-9f2c", "redis_admin_password": "rotated-Redis-adm-4b7e"}
-    plain = [lab_vars["redis_app_password"], lab_vars["redis_admin_password"], *rotation.values()]
-    assert_rotation_preview_hides_secrets(
-        rotation, secret_values(lab_vars) + tuple(plain) + tuple(hashlib.sha256(p.encode()).hexdigest() for p in plain),
-        tasks=("Write the ACL users",), only=True)
 
 
 def test_service_running_and_enabled_as_redis(host):
