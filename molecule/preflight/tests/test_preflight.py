@@ -146,19 +146,23 @@ def apply_batch(host, role: str) -> Batch:
         case["id"]: {**variables, "ansible_host": name, **BASE_VARS, **case["vars"]}
         for case in CASES if case["role"] == role
     }
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as inventory:
-        json.dump({"bad_input_cases": {"hosts": hosts}}, inventory)
+    # In a folder of its own: Ansible reads host_vars/ and group_vars/ next to an inventory.
+    folder = tempfile.mkdtemp(prefix="bad-input-batch-")
+    inventory = os.path.join(folder, "cases.json")
+    with open(inventory, "w", encoding="utf-8") as stream:
+        json.dump({"bad_input_cases": {"hosts": hosts}}, stream)
     host.run(f"touch {MARKER}")
     try:
         run = subprocess.run(
-            ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "-i", inventory.name,
+            ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "-i", inventory,
              "--limit", "bad_input_cases", os.path.join(SCENARIO, "converge.yml"),
              "-e", json.dumps({"bad_input_role": role})],
             capture_output=True, text=True, timeout=900, check=False,
             env={**os.environ, **NO_COLOR_ENV, **FACT_CACHE_ENV},
         )
     finally:
-        os.unlink(inventory.name)
+        os.unlink(inventory)
+        os.rmdir(folder)
     output = ANSI.sub("", run.stdout + run.stderr)
     assert run.returncode != 0, output[-3000:]
     return Batch(output, host.run(FIND_CHANGED).stdout.split())
