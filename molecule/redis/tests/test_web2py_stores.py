@@ -1,7 +1,7 @@
 """Scenario redis, end to end: the probe application keeps its sessions and cache in Redis.
 
 web2py's server runs on 127.0.0.1:8000 with session_store=redis and cache_store=redis
-(models/0_web2py_deploy.py, managed by the web2py role); web2py_session_expiry is 45 s.
+(models/0_web2py_deploy.py, managed by the web2py role); web2py_session_expiry is 20 s (long enough for a Redis restart between two requests).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from conftest import Client
 from test_redis import UNIT, cli
 
-EXPIRY = 45
+EXPIRY = 20
 
 
 @pytest.fixture(scope="module")
