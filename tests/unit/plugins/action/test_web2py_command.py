@@ -1,0 +1,55 @@
+"""Unit tests of the web2py_command action plugin: web2py_probe's run, skipped in check mode."""
+from __future__ import annotations
+
+import typing as t
+from unittest import mock
+
+import pytest
+from ansible.errors import AnsibleActionSkip
+from ansible.playbook.play_context import PlayContext
+from ansible.playbook.task import Task
+
+from ansible_collections.web2py.deploy.plugins.action import web2py_command as plugin
+from ansible_collections.web2py.deploy.plugins.action import web2py_probe
+
+
+def _action(args: dict[str, t.Any], output: dict[str, t.Any], check_mode: bool) -> tuple[plugin.ActionModule, mock.MagicMock]:
+    task = Task()
+    task.args = args
+    task.check_mode = check_mode
+    action = plugin.ActionModule(task, mock.MagicMock(), PlayContext(), loader=None, templar=None, shared_loader_obj=None)
+    low = mock.MagicMock(return_value=output)
+    action._low_level_execute_command = low  # type: ignore[method-assign]
+    return action, low
+
+
+def test_runs_and_answers_like_command() -> None:
+    action, low = _action({"argv": ["rsync", "-a", "/a b/", "/c/"]}, {"rc": 0, "stdout": ">f+++ x\n", "stderr": ""}, False)
+    result = action.run(task_vars={})
+    assert result["rc"] == 0 and result["stdout_lines"] == [">f+++ x"] and result["changed"] is False
+    assert low.call_args.args == (web2py_probe.NO_PAGER + "'rsync' -a '/a b/' /c/ </dev/null",)
+
+
+def test_skipped_in_check_mode() -> None:
+    """Like ansible.builtin.command: a task in check mode does not run it (check_mode: false on
+    the task runs it, for commands that make themselves a dry run)."""
+    action, low = _action({"argv": ["rm", "-rf", "/srv/x"]}, {"rc": 0}, True)
+    with pytest.raises(AnsibleActionSkip, match="check mode"):
+        action.run(task_vars={})
+    assert not low.called
+
+
+def test_the_probe_still_runs_in_check_mode() -> None:
+    task = Task()
+    task.args = {"argv": ["true"]}
+    task.check_mode = True
+    action = web2py_probe.ActionModule(task, mock.MagicMock(), PlayContext(), loader=None, templar=None, shared_loader_obj=None)
+    action._low_level_execute_command = mock.MagicMock(return_value={"rc": 0})  # type: ignore[method-assign]
+    assert action.run(task_vars={})["rc"] == 0
+
+
+@pytest.mark.parametrize("args", [{"argv": ["true"], "chdir": "/tmp"}, {"argv": "true false"}])
+def test_refuses_what_probe_refuses(args: dict[str, t.Any]) -> None:
+    action, _low = _action(args, {"rc": 0}, False)
+    with pytest.raises(Exception, match="chdir|argv"):
+        action.run(task_vars={})
