@@ -17,7 +17,7 @@ description:
     costs the connection alone. It is M(web2py.deploy.web2py_probe) for commands that may change
     the host.
   - Like M(ansible.builtin.command) it reports C(ok); say what counts as a change with
-    C(changed_when). In check mode it is skipped, unless the task sets C(check_mode: false)
+    C(changed_when). In check mode it is skipped, unless the task sets C(check_mode) to V(false)
     (for a command that only compares in check mode, such as C(rsync --dry-run)).
   - This is an action plugin; the module file only documents it.
 author:
@@ -40,7 +40,7 @@ attributes:
     description: An action plugin (the command goes through the connection as a raw command).
   check_mode:
     support: none
-    description: Skipped in check mode unless the task sets C(check_mode: false).
+    description: Skipped in check mode unless the task sets C(check_mode) to V(false).
   diff_mode:
     support: none
     description: Nothing to show.
