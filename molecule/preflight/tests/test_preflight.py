@@ -7,10 +7,11 @@ recap reports changed=0, and no file on the host is newer than the marker writte
 The cases of one role run as one ansible-playbook run: each case is a host of its own in a
 generated inventory (the same container, the case's input as host vars), and each gets the
 container's facts, gathered once, from a fact cache (gathering=smart), so the run spends its
-time on the roles' checks instead of 121 Python start-ups and fact gatherings (the verify
-step: 158 s against 490 s, both beside two other scenarios). Every host's failure, message and recap line is read on its own; the marker is
-written before each role's run. A case whose result Ansible censors (no_log) is run alone, as
-its message is only printed without the host's name.
+time on the roles' checks instead of one ansible-playbook start and fact gathering per case
+(the verify step: 158 s against 490 s, both beside two other scenarios). Every host's
+failure, message and recap line is read on its own; the marker is written before each role's
+run. A case whose result Ansible censors (no_log) is run alone, as its message is only printed
+without the host's name.
 """
 from __future__ import annotations
 
