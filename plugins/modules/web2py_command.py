@@ -22,40 +22,12 @@ description:
   - This is an action plugin; the module file only documents it.
 author:
   - web2py.deploy maintainers (@web2py-deploy)
-options:
-  argv:
-    description:
-      - The program, then its arguments, one entry each (strings or numbers); never split again
-        on the host, whatever they hold.
-    type: list
-    elements: str
-    required: true
-  stdin:
-    description:
-      - Text given to the command on its standard input.
-    type: str
+extends_documentation_fragment:
+  - web2py.deploy.raw_command
 attributes:
-  action:
-    support: full
-    description: An action plugin (the command goes through the connection as a raw command).
   check_mode:
     support: none
     description: Skipped in check mode unless the task sets C(check_mode) to V(false).
-  diff_mode:
-    support: none
-    description: Nothing to show.
-  platform:
-    support: full
-    platforms: posix
-    description: Hosts with a POSIX shell.
-notes:
-  - A non-zero exit status fails the task, as with M(ansible.builtin.command); use C(failed_when) to
-    accept others.
-  - The trailing line breaks of RV(stdout) and RV(stderr) are dropped, as
-    M(ansible.builtin.command) drops them.
-  - The task's C(environment) and C(chdir) do not apply (there is no module to apply them). The
-    command runs with C(PAGER), C(SYSTEMD_PAGER) and C(DPKG_PAGER) set to C(cat) and
-    C(SYSTEMD_COLORS=0), never on a terminal; without O(stdin) it reads C(/dev/null).
 seealso:
   - module: web2py.deploy.web2py_probe
   - module: ansible.builtin.command
