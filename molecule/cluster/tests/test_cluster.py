@@ -182,9 +182,10 @@ def rolling_play(output: str) -> str:
 
 
 def test_one_bad_value_on_one_host_stops_every_host_before_any_change(host):
-    """site.yml's first play validates every host's roles: a bad HAProxy port (only the balancer
-    runs that role) fails there, naming the variable, and no host changes anything: the recap
-    reports changed=0 for all five hosts and no play after the validation ran."""
+    """site.yml's first plays validate every host's roles, one play per group: a bad HAProxy
+    port (only the balancer runs that role) fails in the last of them, after the other groups'
+    passed, naming the variable, and no host changes anything: the recap reports changed=0 for
+    all five hosts and no play after the validation ran."""
     playbook = os.path.join(os.environ["MOLECULE_SCENARIO_DIRECTORY"], "converge.yml")
     run = subprocess.run(["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], playbook,
                           "-e", json.dumps({"haproxy_https_port": 70000})],
