@@ -23,6 +23,11 @@ description:
   - A file that changes, in its content, owner, group or mode, is written to a temporary file in
     its folder and renamed over the old one (atomic). It is a new file, so a descriptor that
     the previous owner kept open cannot write into it.
+  - Every changed file of the task is written to its temporary file first; only then are they
+    renamed over the old ones. A failure while writing them (a full disk, say) removes the
+    temporary files and leaves every file as it was, so the next run finds the same files
+    changed and notifies the same handlers (a task that failed half-way through its files would
+    have changed some for good while its handlers were never notified).
   - Root never follows a link here. Each folder holding a file, and every folder above it, must
     be a real folder owned by root that nobody else may write to (a root-owned folder with the
     sticky bit, such as C(/tmp), may be above it). Run as another user (C(become_user)), folders
@@ -473,9 +478,10 @@ def validate_candidate(module: AnsibleModule, dest: str, data: bytes, argv: t.Li
                          % (dest, " ".join(argv)), changed=False, changed_files=[], **details)
 
 
-def write_new(dir_fd: int, name: str, data: bytes, uid: int, gid: int, mode: int) -> None:
-    """Write data to a temporary file beside name and rename it over name (atomic): a new inode,
-    so no descriptor another user kept open on the old file writes into the new one."""
+def stage_new(dir_fd: int, name: str, data: bytes, uid: int, gid: int, mode: int) -> str:
+    """Write data, owner, group and mode to a new temporary file beside name and return its name
+    (renamed over name once every file of the task is staged: a new inode, so no descriptor
+    another user kept open on the old file writes into the new one). Removed again on failure."""
     tmp = ".%s.web2py-files-%s" % (name, os.urandom(6).hex())
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
     try:
@@ -486,14 +492,17 @@ def write_new(dir_fd: int, name: str, data: bytes, uid: int, gid: int, mode: int
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        tmp = ""
-    finally:
-        if tmp:
-            try:
-                os.unlink(tmp, dir_fd=dir_fd)
-            except FileNotFoundError:
-                pass
+    except BaseException:
+        remove_quietly(dir_fd, tmp)
+        raise
+    return tmp
+
+
+def remove_quietly(dir_fd: int, name: str) -> None:
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        pass
 
 
 def unified(dest: str, before: t.Optional[bytes], after: bytes) -> str:
@@ -543,6 +552,8 @@ def run_module() -> None:
     folders: t.Dict[str, t.Optional[int]] = {}
     written: t.List[str] = []
     made: t.List[str] = []
+    # (folder descriptor, temporary name, name, dest) of the new files not renamed into place yet.
+    staged: t.List[t.Tuple[int, str, str, str]] = []
     try:
         dirs = plan_dirs(module)
         for dest in dests:
@@ -630,14 +641,25 @@ def run_module() -> None:
             if plan["changed"] and not module.check_mode:
                 # A change of owner, group or mode is written as a new file too: a descriptor
                 # the previous owner kept open must not write into a file root now vouches for.
-                write_new(dir_fd, plan["name"], plan["data"], plan["uid"], plan["gid"], plan["mode"])
-                written.append(entry["dest"])
+                tmp = stage_new(dir_fd, plan["name"], plan["data"], plan["uid"], plan["gid"], plan["mode"])
+                staged.append((dir_fd, tmp, plan["name"], entry["dest"]))
             results.append(dict(dest=entry["dest"], changed=plan["changed"], content_changed=plan["content_changed"],
                                 created=plan["created"]))
+        # Every new file is written: now they replace the old ones (renames in their own folders).
+        while staged:
+            dir_fd, tmp, name, dest = staged[0]
+            os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            staged.pop(0)
+            written.append(dest)
     except OSError as error:
-        module.fail_json(msg="web2py_files: %s" % to_text(error), changed=bool(written or made), changed_files=written,
-                         made_dirs=made)
+        for dir_fd, tmp, _name, _dest in staged:
+            remove_quietly(dir_fd, tmp)
+        staged = []
+        module.fail_json(msg="web2py_files: %s%s" % (to_text(error), "" if written else "; no file of this task was changed"),
+                         changed=bool(written or made), changed_files=written, made_dirs=made)
     finally:
+        for dir_fd, tmp, _name, _dest in staged:
+            remove_quietly(dir_fd, tmp)
         for dir_fd in folders.values():
             if dir_fd is not None:
                 os.close(dir_fd)

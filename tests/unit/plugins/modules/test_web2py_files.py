@@ -461,3 +461,50 @@ def test_folders_of_the_user_it_runs_as_count_as_roots(folder, monkeypatch):
     os.chmod(str(theirs), 0o770)
     ok, result = run(args)
     assert not ok and "writable by others" in result["msg"], result
+
+
+def test_a_failure_while_writing_changes_no_file_and_the_next_run_reports_them_all(folder, monkeypatch):
+    """The disk fills up while the second new file is written: the first one is not replaced
+    either (it was only staged), no temporary file is left, and the next run reports both files
+    as changed, so the handlers notified by them still run."""
+    one, two = str(folder / "one.conf"), str(folder / "two.conf")
+    ok, _result = run({"files": [{"dest": one, "content": "old 1\n"}, {"dest": two, "content": "old 2\n"}]})
+    assert ok
+    real_write_all = web2py_files.write_all
+
+    def full_disk(fd, data):
+        if data == b"new 2\n":
+            raise OSError(28, "No space left on device")
+        real_write_all(fd, data)
+
+    monkeypatch.setattr(web2py_files, "write_all", full_disk)
+    files = [{"dest": one, "content": "new 1\n"}, {"dest": two, "content": "new 2\n"}]
+    ok, result = run({"files": files})
+    assert not ok and "No space left on device" in result["msg"] and "no file of this task was changed" in result["msg"]
+    assert not result["changed"] and result["changed_files"] == []
+    assert open(one).read() == "old 1\n" and open(two).read() == "old 2\n"
+    assert sorted(os.listdir(str(folder))) == ["one.conf", "two.conf"]
+    monkeypatch.setattr(web2py_files, "write_all", real_write_all)
+    ok, result = run({"files": files})
+    assert ok and result["changed_files"] == [one, two]
+    assert open(one).read() == "new 1\n" and open(two).read() == "new 2\n"
+
+
+def test_a_rename_that_fails_reports_what_was_replaced_and_leaves_no_temporary_file(folder, monkeypatch):
+    """Should a rename fail after the first one (it does not, in one folder of one file system),
+    the task says which files it replaced and removes the other temporary files."""
+    one, two = str(folder / "one.conf"), str(folder / "two.conf")
+    real_rename = web2py_files.os.rename
+    calls = []
+
+    def second_fails(src, dst, **kwargs):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(5, "Input/output error")
+        real_rename(src, dst, **kwargs)
+
+    monkeypatch.setattr(web2py_files.os, "rename", second_fails)
+    ok, result = run({"files": [{"dest": one, "content": "1\n"}, {"dest": two, "content": "2\n"}]})
+    assert not ok and result["changed"] and result["changed_files"] == [one]
+    assert "no file of this task was changed" not in result["msg"]
+    assert sorted(os.listdir(str(folder))) == ["one.conf"]
