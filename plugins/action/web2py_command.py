@@ -5,14 +5,29 @@
 
 web2py.deploy.web2py_probe's way of running a command (a shell through the connection, as
 ansible.builtin.raw does, no Python module sent; ansible.builtin.command's answer), for commands
-that may change the host: like ansible.builtin.command it does not run in check mode unless the
-task says check_mode: false (a task that makes its command a dry run in check mode).
+that may change the host. In check mode (--check, or check_mode on the play, block or task) it
+runs check_argv instead, a dry run of the same command, or is skipped when there is none.
 """
 from __future__ import annotations
+
+import typing as t
+
+from ansible.errors import AnsibleActionSkip
 
 from ansible_collections.web2py.deploy.plugins.action.web2py_probe import ActionModule as ProbeActionModule
 
 
 class ActionModule(ProbeActionModule):
-    # Skipped in check mode, as ansible.builtin.command is, unless the task sets check_mode: false.
-    _supports_check_mode = False
+    # It decides itself what check mode runs (check_argv, or nothing).
+    _supports_check_mode = True
+    _VALID_ARGS = frozenset(("argv", "stdin", "check_argv"))
+
+    def _argv(self) -> t.Any:
+        return self._task.args.get("check_argv" if self._task.check_mode else "argv")
+
+    def run(self, tmp: t.Any = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+        # The task's own check mode, whoever set it: ansible_check_mode only follows --check, so
+        # a role cannot choose a dry run with it under a play's check_mode.
+        if self._task.check_mode and self._task.args.get("check_argv") is None:
+            raise AnsibleActionSkip("check mode: the command does not run (the task gives no check_argv, a dry run of it)")
+        return super().run(tmp, task_vars)

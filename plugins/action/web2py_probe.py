@@ -76,10 +76,14 @@ class ActionModule(ActionBase):
     _supports_check_mode = True
     _VALID_ARGS = frozenset(("argv", "stdin"))
 
+    def _argv(self) -> t.Any:
+        """The command to run (web2py_command: check_argv in check mode)."""
+        return self._task.args.get("argv")
+
     def run(self, tmp: t.Any = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
         result = super().run(tmp, task_vars)
         del tmp
-        argv = self._task.args.get("argv")
+        argv = self._argv()
         stdin = self._task.args.get("stdin")
         if stdin is not None and not isinstance(stdin, str):
             raise AnsibleActionFail("stdin: a string")

@@ -17,17 +17,28 @@ description:
     costs the connection alone. It is M(web2py.deploy.web2py_probe) for commands that may change
     the host.
   - Like M(ansible.builtin.command) it reports C(ok); say what counts as a change with
-    C(changed_when). In check mode it is skipped, unless the task sets C(check_mode) to V(false)
-    (for a command that only compares in check mode, such as C(rsync --dry-run)).
+    C(changed_when).
+  - In check mode it runs O(check_argv) instead of O(argv), a dry run of the same command (such
+    as C(rsync --dry-run)), or is skipped when the task gives none. Check mode is the task's own,
+    whoever set it: C(--check), or C(check_mode) on the play, a block or the task. (A role that
+    picked the dry run with C(ansible_check_mode) and ran the command with C(check_mode=false)
+    ran it for real under a play's C(check_mode): that variable only follows C(--check).)
   - This is an action plugin; the module file only documents it.
 author:
   - web2py.deploy maintainers (@web2py-deploy)
+options:
+  check_argv:
+    description:
+      - What runs in check mode instead of O(argv), in the same form: a dry run of the same
+        command, which changes nothing. Without it the task is skipped in check mode.
+    type: list
+    elements: str
 extends_documentation_fragment:
   - web2py.deploy.raw_command
 attributes:
   check_mode:
-    support: none
-    description: Skipped in check mode unless the task sets C(check_mode) to V(false).
+    support: full
+    description: Runs O(check_argv) in check mode (skipped without it).
 seealso:
   - module: web2py.deploy.web2py_probe
   - module: ansible.builtin.command
@@ -37,10 +48,10 @@ seealso:
 EXAMPLES = r"""
 - name: Sync the code from the stage (a dry run in check mode)
   web2py.deploy.web2py_command:
-    argv: "{{ ['rsync', '-rlpt', '--itemize-changes'] + (['--dry-run'] if ansible_check_mode else []) + ['/srv/stage/', '/srv/app/'] }}"
+    argv: [rsync, -rlpt, --itemize-changes, /srv/stage/, /srv/app/]
+    check_argv: [rsync, -rlpt, --itemize-changes, --dry-run, /srv/stage/, /srv/app/]
   register: sync
   changed_when: sync.stdout | length > 0
-  check_mode: false
 """
 
 RETURN = r"""

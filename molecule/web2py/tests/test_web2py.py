@@ -354,8 +354,9 @@ def test_planted_links_never_make_root_change_anything_outside(host):
 def test_code_changed_or_removed_by_hand_is_put_back(host, app):
     """In an application deployed from a folder (probe) and one from an archive (notes): a code
     file edited by hand at the same size and time (only its content differs) and code files
-    removed by hand (one of them the managed model) are put back by the next deploy, with their
-    owner and mode; the applications' databases and uploads on the server stay as they were."""
+    removed by hand (one of them the managed model), and a file of web2py's code, are put back by
+    the next deploy, with their owner and mode; the applications' databases and uploads on the
+    server stay as they were. A run with check_mode on the play before it only reports them."""
     apps = f"{ROOT}/applications"
     probe_src = os.path.join(SCENARIO, "..", "..", "roles", "web2py", "files")
     with zipfile.ZipFile(os.path.join(SCENARIO, "files", "notes.zip")) as notes_zip:
@@ -376,9 +377,21 @@ def test_code_changed_or_removed_by_hand_is_put_back(host, app):
     ])
     out = host.run(f"sudo -u web2py sh -c {shlex.quote(plant)}")
     assert out.rc == 0, out.stderr
+    # and in web2py's own code (root's)
+    readme = host.file(f"{ROOT}/README.md").content
+    assert host.run(f"printf '%s\\n' '# edited by hand' >> {ROOT}/README.md").rc == 0
     assert host.file(f"{apps}/probe/controllers/default.py").content != expected["probe/controllers/default.py"]
     before = host.run(listing).stdout
     assert "hand.sqlite" in before and "hand-upload.txt" in before
+    # check_mode on the play (rolling.yml's check pass), where ansible_check_mode is false: the
+    # syncs only report what they would put back (dry runs), nothing changes.
+    changed_by_hand = host.run(f"sha256sum {ROOT}/README.md {apps}/probe/controllers/default.py; ls {apps}/notes/controllers").stdout
+    preview = run_playbook("check_play.yml")
+    assert preview.returncode == 0, preview.stdout[-3000:]
+    previewed = changed_tasks(preview.stdout)
+    assert any("Sync web2py's code" in task for task in previewed), previewed
+    assert any("Sync staged applications" in task for task in previewed), previewed
+    assert host.run(f"sha256sum {ROOT}/README.md {apps}/probe/controllers/default.py; ls {apps}/notes/controllers").stdout == changed_by_hand
     result = run_playbook("redeploy.yml")
     assert result.returncode == 0, result.stdout[-3000:]
     assert any("Sync staged applications" in task for task in changed_tasks(result.stdout)), result.stdout[-3000:]
@@ -387,6 +400,7 @@ def test_code_changed_or_removed_by_hand_is_put_back(host, app):
         assert f.content == content, rel
         assert (f.user, f.group, f.mode) == ("web2py", "web2py", 0o640), rel
     assert host.run(listing).stdout == before
+    assert host.file(f"{ROOT}/README.md").content == readme
     assert_probe_answers(app)
     host.run(f"rm -f {apps}/probe/databases/hand.sqlite {apps}/notes/uploads/hand-upload.txt")
 

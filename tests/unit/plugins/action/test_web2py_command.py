@@ -1,4 +1,4 @@
-"""Unit tests of the web2py_command action plugin: web2py_probe's run, skipped in check mode."""
+"""Unit tests of the web2py_command action plugin: web2py_probe's run; check_argv (or nothing) in check mode."""
 from __future__ import annotations
 
 import typing as t
@@ -31,8 +31,7 @@ def test_runs_and_answers_like_command() -> None:
 
 
 def test_skipped_in_check_mode() -> None:
-    """Like ansible.builtin.command: a task in check mode does not run it (check_mode: false on
-    the task runs it, for commands that make themselves a dry run)."""
+    """Like ansible.builtin.command: a task in check mode without check_argv does not run it."""
     action, low = _action({"argv": ["rm", "-rf", "/srv/x"]}, {"rc": 0}, True)
     with pytest.raises(AnsibleActionSkip, match="check mode"):
         action.run(task_vars={})
@@ -53,3 +52,23 @@ def test_refuses_what_probe_refuses(args: dict[str, t.Any]) -> None:
     action, _low = _action(args, {"rc": 0}, False)
     with pytest.raises(Exception, match="chdir|argv"):
         action.run(task_vars={})
+
+
+def test_check_mode_runs_check_argv_and_a_real_run_argv() -> None:
+    """The task's check mode picks the command (a play's check_mode sets the task's, which
+    ansible_check_mode does not follow): check_argv in check mode, argv otherwise."""
+    args = {"argv": ["rsync", "-a", "/s/", "/d/"], "check_argv": ["rsync", "-a", "--dry-run", "/s/", "/d/"]}
+    action, low = _action(args, {"rc": 0, "stdout": ">f+++ x", "stderr": ""}, True)
+    result = action.run(task_vars={})
+    assert result["cmd"] == ["rsync", "-a", "--dry-run", "/s/", "/d/"] and result["stdout_lines"] == [">f+++ x"]
+    assert low.call_args.args == (web2py_probe.NO_PAGER + "'rsync' -a --dry-run /s/ /d/ </dev/null",)
+    action, low = _action(args, {"rc": 0, "stdout": "", "stderr": ""}, False)
+    assert action.run(task_vars={})["cmd"] == ["rsync", "-a", "/s/", "/d/"]
+    assert low.call_args.args == (web2py_probe.NO_PAGER + "'rsync' -a /s/ /d/ </dev/null",)
+
+
+def test_check_argv_is_checked_as_argv() -> None:
+    action, low = _action({"argv": ["true"], "check_argv": "rm -rf /"}, {"rc": 0}, True)
+    with pytest.raises(Exception, match="argv: a list"):
+        action.run(task_vars={})
+    assert not low.called
