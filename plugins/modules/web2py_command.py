@@ -20,17 +20,17 @@ description:
     C(changed_when).
   - In check mode it runs O(check_argv) instead of O(argv), a dry run of the same command (such
     as C(rsync --dry-run)), or is skipped when the task gives none. Check mode is the task's own,
-    whoever set it: C(--check), or C(check_mode) on the play, a block or the task. (A role that
+    whoever set it (C(--check), or C(check_mode) on the play, a block or the task). A role that
     picked the dry run with C(ansible_check_mode) and ran the command with C(check_mode=false)
-    ran it for real under a play's C(check_mode): that variable only follows C(--check).)
+    ran it for real under a play's C(check_mode), since that variable only follows C(--check).
   - This is an action plugin; the module file only documents it.
 author:
   - web2py.deploy maintainers (@web2py-deploy)
 options:
   check_argv:
     description:
-      - What runs in check mode instead of O(argv), in the same form: a dry run of the same
-        command, which changes nothing. Without it the task is skipped in check mode.
+      - What runs in check mode instead of O(argv), in the same form (a dry run of the same
+        command, which changes nothing). Without it the task is skipped in check mode.
     type: list
     elements: str
 extends_documentation_fragment:

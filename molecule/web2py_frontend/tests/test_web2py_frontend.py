@@ -115,7 +115,7 @@ def test_admin_off_writes_password_none_on_every_port(host):
 
 
 def test_a_record_that_is_not_json_is_reported_and_written_again(host, lab_vars):
-    """Last: the record is garbage; the role says so (every known recipe's units are then the
+    """Next to last: the record is garbage; the role says so (every known recipe's units are then the
     candidates to stop: none is installed here), writes its record again, and the password files
     get the inventory's password back (the test before left password=None)."""
     assert host.run(f"echo 'not json' > {FACT}").rc == 0
@@ -127,3 +127,22 @@ def test_a_record_that_is_not_json_is_reported_and_written_again(host, lab_vars)
     assert json.loads(host.file(FACT).content_string)["web2py"]["name"] == "lab_recipe"
     for port in PORTS:
         assert admin_password(host, port, lab_vars["web2py_admin_password"]) == "match"
+
+
+def test_a_check_pass_then_a_switch_stops_the_previous_recipe(host):
+    """Last (it switches the recipe): rolling.yml's check pass (check_mode on the play) previews
+    the switch and leaves the record and the running recipe alone; the real run after it still
+    stops and disables the recipe it replaces (the check pass once left its record in a fact, and
+    the real run then took the new recipe for the previous one)."""
+    unit = "[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n"
+    assert host.run(f"printf '{unit}' > /etc/systemd/system/w2p-lab-site.service && systemctl daemon-reload"
+                    " && systemctl enable --now w2p-lab-site.service").rc == 0
+    run = run_playbook("check_then_switch.yml")
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-3000:]
+    check_pass, real_run = output.split("PLAY [Real run]", 1)
+    stop = "web2py.deploy.web2py_frontend : Stop and disable the previous recipe's units"
+    assert stop in changed_tasks(check_pass) and stop in changed_tasks(real_run), output[-3000:]
+    assert host.run("systemctl is-active w2p-lab-site.service").stdout.strip() != "active"
+    assert host.run("systemctl is-enabled w2p-lab-site.service").stdout.strip() == "disabled"
+    assert json.loads(host.file(FACT).content_string)["web2py"] == {"name": "next_recipe", "units": ["w2p-next-site.service"]}

@@ -1,10 +1,10 @@
-"""Unit tests of web2py.deploy.pip_pinned_installed."""
+"""Unit tests of web2py.deploy.pip_pinned_installed and requirement_problems."""
 from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.web2py.deploy.plugins.filter.pip import pip_pinned_installed
+from ansible_collections.web2py.deploy.plugins.filter.pip import pip_pinned_installed, requirement_problems
 
 DISTS = ["pydal-20250228.1.dist-info", "legacy_cgi-2.6.4.dist-info", "psycopg2_binary-2.9.10.dist-info",
          "PyYAML-6.0.2.dist-info", "pip-25.1.1.dist-info", "zope.interface-7.2.dist-info", "README.txt", "x.egg-info"]
@@ -49,3 +49,20 @@ def test_dist_info_names_that_are_not_pip_s_are_ignored():
 def test_bad_input(requirements, dists):
     with pytest.raises(AnsibleFilterError):
         pip_pinned_installed(requirements, dists)
+
+
+@pytest.mark.parametrize("value", ["redis", "redis==5.2.1", "gunicorn==23.0.0", "flup==1.0.3", "web2py-gluon",
+                                   "pymemcache>=4,<5", "pkg[extra1,extra2]~=1.2", "a.b_c-d===1.0+local"])
+def test_requirements_pass(value):
+    assert requirement_problems([value], ["x"]) == []
+
+
+@pytest.mark.parametrize("value", ["", "--index-url=http://203.0.113.9/simple", "-e .", "redis ==5", "gunicorn --pre",
+                                   "redis; python_version>'3'", "https://example.org/x.whl", "redis==", "-redis", 5, None])
+def test_other_values_are_named(value):
+    assert requirement_problems([value], ["web2py_redis_package"])[0].startswith("web2py_redis_package: not a pip requirement")
+
+
+def test_needs_as_many_names():
+    with pytest.raises(AnsibleFilterError):
+        requirement_problems(["a", "b"], ["x"])
