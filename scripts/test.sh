@@ -2,7 +2,9 @@
 # The whole test suite, as CI runs it (the README's test command):
 #   ./scripts/test.sh                 everything: lint, units, sanity, build, the lab and every
 #                                     Molecule scenario on the platforms of --platform
-#                                     (W2P_TEST_JOBS scenarios at a time, default 2)
+#                                     (W2P_TEST_JOBS scenarios at a time, default 3: on two
+#                                     cores a scenario waits a third of its time, for services
+#                                     and its own checks; docs/benchmarks.md, "The test suite")
 #   ./scripts/test.sh molecule NAME...  Molecule scenarios (molecule test -s NAME)
 #   ./scripts/test.sh lint|units|sanity|build|lab
 #   --platform debian13|debian12|all|ci  (before the stage; default ci)
@@ -167,15 +169,17 @@ case "$what" in
     run_stage sanity stage_sanity
     run_stage "collection build + install" stage_build
     # The longest first: the cluster (five containers) on the first platform next to the lab
-    # (the README's first command, also five containers) and then the single topology, so that
-    # the second platform's cluster starts when the first one has ended (two clusters at once
-    # on two cores starve each other); then the roles' scenarios.
+    # (the README's first command, also five containers) and the single topology, then two of
+    # the roles' scenarios, so that the second platform's cluster starts once the first one has
+    # ended (two clusters at once on two cores starve each other); then the other scenarios.
     names=()
     for dir in molecule/*/; do
       case "$(basename "$dir")" in cluster|single) continue ;; esac
       [ -f "$dir/molecule.yml" ] && names+=("$(basename "$dir")")
     done
     scenarios=("cluster@${platforms[0]}" "lab@${platforms[0]}" "single@${platforms[0]}")
+    first_roles=("${names[@]:0:2}")
+    for name in "${first_roles[@]}"; do scenarios+=("$name@${platforms[0]}"); done
     for p in "${platforms[@]:1}"; do
       for name in cluster single; do
         [ "$platform" = ci ] && ! in_ci_debian12 "$name" && continue
@@ -184,11 +188,12 @@ case "$what" in
     done
     for p in "${platforms[@]}"; do
       for name in "${names[@]}"; do
+        [ "$p" = "${platforms[0]}" ] && [[ " ${first_roles[*]} " == *" $name "* ]] && continue
         [ "$platform" = ci ] && [ "$p" = debian12 ] && ! in_ci_debian12 "$name" && continue
         scenarios+=("$name@$p")
       done
     done
-    run_scenarios "${W2P_TEST_JOBS:-2}" "${scenarios[@]}"
+    run_scenarios "${W2P_TEST_JOBS:-3}" "${scenarios[@]}"
     ;;
   molecule)
     shift
