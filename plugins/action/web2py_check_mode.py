@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) web2py.deploy contributors
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Action plugin of web2py.deploy.web2py_check_mode (documentation: plugins/modules/web2py_check_mode.py).
 
 Sets the fact web2py_deploy_check_mode to the task's check mode, whoever set it: --check, or

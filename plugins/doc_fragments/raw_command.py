@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) web2py.deploy contributors
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What web2py.deploy.web2py_probe and web2py.deploy.web2py_command share: both run one
 command through the connection the way ansible.builtin.raw does (plugins/action/web2py_probe.py)."""
 from __future__ import annotations

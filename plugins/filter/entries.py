@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) web2py.deploy contributors
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """``entries``: each item of a list as a mapping under one key, with the same other keys; the
 ``files`` and ``dirs`` of web2py.deploy.web2py_files built from a list of paths, without
 community.general's ``dict_kv``."""

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) web2py.deploy contributors
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """``pip_pinned_installed``: whether every requirement is an exact pin (``name==version``) that a
 virtualenv already holds, judged from its ``*.dist-info`` folder names; the base role then skips
 the pip module run (which would find the same and change nothing).

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) web2py.deploy contributors
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Input guards shared by every role of web2py.deploy.
 
 ``unsafe_values`` names the variables whose value (strings anywhere inside lists and dicts, keys

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) web2py.deploy contributors
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The TLS policy of web2py.deploy, written once and rendered in each server's syntax.
 
 ``tls_directives`` turns the policy (protocol versions, TLS 1.2 ciphers, curves) into the
