@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: file_sha1
 author: web2py.deploy maintainers (@web2py-deploy)
-version_added: 0.3.0
+version_added: 1.0.0
 short_description: The SHA-1 of files on the controller
 description:
   - Returns the hexadecimal SHA-1 of each file's bytes, read on the controller (the checksum

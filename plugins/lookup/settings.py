@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: settings
 author: web2py.deploy maintainers (@web2py-deploy)
-version_added: 0.3.0
+version_added: 1.0.0
 short_description: Render variables one by one, naming those that cannot be rendered here
 description:
   - Returns one mapping with C(values) (name to rendered value, for the names that are defined and

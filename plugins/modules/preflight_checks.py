@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: preflight_checks
 short_description: Validate the inputs of this collection's roles in one task
-version_added: 0.3.0
+version_added: 1.0.0
 description:
   - Validates the inputs of some of this collection's roles, on the controller, with the variables
     the task sees, and fails naming every role's first problem. Nothing is sent to the host.

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: web2py_check_mode
 short_description: Record whether the task runs in check mode, whoever set it
-version_added: 0.3.0
+version_added: 1.0.0
 description:
   - Sets the fact C(web2py_deploy_check_mode) to the task's check mode (true under C(--check),
     and under C(check_mode) set on the play, a block or the task).

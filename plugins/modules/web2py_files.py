@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: web2py_files
 short_description: Put several files in place in one module run, without following links
-version_added: 0.3.0
+version_added: 1.0.0
 description:
   - Writes a list of files (their content rendered on the controller, for example with the
     C(ansible.builtin.template) lookup) and gives each its owner, group and mode, in one run on

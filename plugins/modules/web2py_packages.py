@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: web2py_packages
 short_description: Install Debian packages, asking dpkg first
-version_added: 0.3.0
+version_added: 1.0.0
 description:
   - Makes sure Debian packages are installed, as M(ansible.builtin.apt) with C(state=present) does,
     at a fraction of its cost when they already are.

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: web2py_password
 short_description: Set the web2py admin password (parameters_<port>.py)
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Writes C(parameters_<port>.py) in the web2py root exactly as web2py's C(gluon.main.save_password)
     does. The file holds one line, V(password="pbkdf2(1000,20,sha512\)$<salt>$<hash>") (PBKDF2-HMAC-SHA512,

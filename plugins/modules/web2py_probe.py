@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: web2py_probe
 short_description: Run a read-only command on the host without a Python module
-version_added: 0.3.0
+version_added: 1.0.0
 description:
   - Runs one program with its arguments on the host, as M(ansible.builtin.command) does with
     O(argv), and returns the same keys (RV(rc), RV(stdout), RV(stderr) and their lines).

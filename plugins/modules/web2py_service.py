@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: web2py_service
 short_description: Enable and start (or disable and stop) a systemd unit, asking systemctl first
-version_added: 0.3.0
+version_added: 1.0.0
 description:
   - Puts a systemd unit in the state asked, as M(ansible.builtin.systemd_service) does with the same
     options, at a fraction of its cost when the unit already is.

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: web2py_tree
 short_description: Give a service's tree its owners and modes without following links
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Walks a tree root manages for a service user (web2py's, the folder holding C(web2py.py); the
     redis role's C(/etc/redis)) as root and gives every entry the owner
