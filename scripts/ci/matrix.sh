@@ -20,6 +20,7 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
 log() { printf '[matrix] %s\n' "$*" >&2; }
+base_path=$PATH
 
 all_versions=(2.19 2.20 2.21)
 newest=${all_versions[-1]}
@@ -54,7 +55,7 @@ venv_for() {
   fi
   venv="$top/.cache/venv-core-$version"
   req="$top/scripts/ci/requirements-core-$version.txt"
-  py=$(python313) || return 1
+  py=$(PATH=$base_path python313) || return 1  # not the python3.13 of a venv put first on PATH below
   stamp="$venv/.requirements.sha256"
   want="$(sha256sum "$req" | cut -d' ' -f1) $("$py" -c 'import sys; print(sys.version.split()[0])')"
   if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
@@ -88,9 +89,10 @@ converge() {
     molecule test -s "$scenario"
 }
 
-# Each column with its venv first on PATH, as `source <venv>/bin/activate` would put it.
-base_path=$PATH
-export ANSIBLE_COLLECTIONS_PATH="$top/.cache/collections"
+# Each column with its venv first on PATH, as `source <venv>/bin/activate` would put it; the
+# rest as scripts/test.sh's activate: uncoloured output, which the scenarios' tests read (without
+# these Molecule sets ANSIBLE_FORCE_COLOR and the playbook runs of the tests come out coloured).
+export ANSIBLE_COLLECTIONS_PATH="$top/.cache/collections" ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 NO_COLOR=1
 for version in "${versions[@]}"; do
   start=$SECONDS
   log "ansible-core $version: venv"
