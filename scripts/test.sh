@@ -7,6 +7,9 @@
 #                                     and its own checks; docs/benchmarks.md, "The test suite")
 #   ./scripts/test.sh molecule NAME...  Molecule scenarios (molecule test -s NAME)
 #   ./scripts/test.sh lint|units|sanity|build|lab
+#   ./scripts/test.sh matrix          the ansible-core matrix (scripts/ci/matrix.sh): sanity and
+#                                     units on 2.19, 2.20 and 2.21, and $MATRIX_SCENARIO converged
+#                                     with 2.21 as the controller
 #   --platform debian13|debian12|all|ci|ci-debian13  (before the stage; default ci)
 #       debian13, debian12: every scenario on that Debian release (LAB_PLATFORM)
 #       all: every scenario on both releases
@@ -49,6 +52,13 @@ CI_DESELECT=test_switch_recipe_converges_twice_and_serves
 # are the playbook's logic over HAProxy's admin socket, the same on both platforms and run on
 # Debian 13. "--platform debian12" or "--platform all" runs them.
 CI_DEBIAN12_DESELECT=$CI_DESELECT,test_rolling_update_never_drains_the_last_server_in_service,test_failed_rolling_update_puts_the_host_back_and_stops
+# The scenario the ansible-core matrix converges with its newest ansible-core as the controller
+# (scripts/ci/matrix.sh): one of the shortest (about 140 s), a whole recipe (web2py_frontend's
+# takeover and web2py_server under Rocket). In the "all" run it is the matrix job's, and the
+# queue leaves out its run with 2.19 on the first platform: that slot time moves to the newest
+# ansible-core instead of being added (every other scenario runs with 2.19; the second
+# platform's run of it, where that platform runs every scenario, is with 2.19 too).
+export MATRIX_SCENARIO=${MATRIX_SCENARIO:-web2py_standalone}
 
 setup() {
   local p
@@ -92,6 +102,7 @@ stage_lab() {
 stage_units() { python -m pytest -q tests/unit; }
 stage_sanity() { scripts/ci/sanity.sh; }
 stage_build() { scripts/ci/collection-build-test.sh; }
+stage_matrix() { LAB_PLATFORM=${LAB_PLATFORM:-${platforms[0]}} scripts/ci/matrix.sh; }
 # molecule test -s NAME on each platform of --platform.
 stage_molecule() {
   local name=$1 p rc=0
@@ -158,6 +169,9 @@ run_scenarios() {
         LAB_PLATFORM=$p stage_lab >"$log_file" 2>&1 &
       elif [ "$scenario" = static ]; then
         static_checks >"$log_file" 2>&1 &
+      elif [ "$scenario" = matrix ]; then
+        # 2.19's sanity and units are the static job's: the matrix adds 2.20 and 2.21.
+        LAB_PLATFORM=${platforms[0]} MOLECULE_INSTANCE="ci-$slot" scripts/ci/matrix.sh 2.20 2.21 >"$log_file" 2>&1 &
       else
         # Its own ephemeral directory: the same scenario may run on both platforms at once.
         deselect=
@@ -173,7 +187,7 @@ run_scenarios() {
     name=${slot_name[slot]}
     log "$name: output"
     cat ".cache/logs/molecule-$name.log"
-    [ "$name" = static@- ] && mapfile -t -O "${#results[@]}" results < <(grep -E '^(PASS|FAIL)  ' ".cache/logs/molecule-$name.log")
+    case "$name" in static@-|matrix@-) mapfile -t -O "${#results[@]}" results < <(grep -E '^(PASS|FAIL)  ' ".cache/logs/molecule-$name.log") ;; esac
     if [ "$rc" -eq 0 ]; then
       passed=$((passed + 1)); results+=("PASS  $name ($((SECONDS - slot_start[slot])) s)")
     else
@@ -192,16 +206,20 @@ case "$what" in
   all)
     # The longest first: the cluster (five containers) on the first platform next to the lab
     # (the README's first command, also five containers) and the static checks (lint, units,
-    # sanity, build), then the single topology and two of the roles' scenarios, so that the
-    # second platform's cluster starts once the first one has ended (two clusters at once on two
-    # cores starve each other); then the other scenarios.
+    # sanity, build), then the single topology, the ansible-core matrix (sanity and units on 2.20
+    # and 2.21, MATRIX_SCENARIO with 2.21: as long as a role's scenario) and one of the roles'
+    # scenarios, so that the second platform's cluster starts once the first one has ended (two
+    # clusters at once on two cores starve each other); then the other scenarios.
     names=()
     for dir in molecule/*/; do
-      case "$(basename "$dir")" in cluster|single|static|lab) continue ;; esac
+      case "$(basename "$dir")" in cluster|single|static|lab|matrix) continue ;; esac
       [ -f "$dir/molecule.yml" ] && names+=("$(basename "$dir")")
     done
-    scenarios=("cluster@${platforms[0]}" "lab@${platforms[0]}" "static@-" "single@${platforms[0]}")
-    first_roles=("${names[@]:0:2}")
+    scenarios=("cluster@${platforms[0]}" "lab@${platforms[0]}" "static@-" "single@${platforms[0]}" "matrix@-")
+    first_roles=()
+    for name in "${names[@]}"; do
+      [ "$name" != "$MATRIX_SCENARIO" ] && [ ${#first_roles[@]} -lt 1 ] && first_roles+=("$name")
+    done
     for name in "${first_roles[@]}"; do scenarios+=("$name@${platforms[0]}"); done
     for p in "${platforms[@]:1}"; do
       for name in cluster single; do
@@ -211,7 +229,7 @@ case "$what" in
     done
     for p in "${platforms[@]}"; do
       for name in "${names[@]}"; do
-        [ "$p" = "${platforms[0]}" ] && [[ " ${first_roles[*]} " == *" $name "* ]] && continue
+        [ "$p" = "${platforms[0]}" ] && [[ " ${first_roles[*]} $MATRIX_SCENARIO " == *" $name "* ]] && continue
         [ "$platform" = ci ] && [ "$p" = debian12 ] && ! in_ci_debian12 "$name" && continue
         scenarios+=("$name@$p")
       done
@@ -223,10 +241,10 @@ case "$what" in
     [ $# -gt 0 ] || { echo "usage: $0 molecule SCENARIO..."; exit 2; }
     for name in "$@"; do run_stage "molecule $name" stage_molecule "$name"; done
     ;;
-  lint|units|sanity|build|lab)
+  lint|units|sanity|build|lab|matrix)
     run_stage "$what" "stage_$what"
     ;;
-  *) echo "usage: $0 [--platform debian13|debian12|all|ci] [all|lint|units|sanity|build|lab|molecule SCENARIO...]"; exit 2 ;;
+  *) echo "usage: $0 [--platform debian13|debian12|all|ci] [all|lint|units|sanity|build|lab|matrix|molecule SCENARIO...]"; exit 2 ;;
 esac
 
 log "results"

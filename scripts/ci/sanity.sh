@@ -6,7 +6,9 @@
 #
 # Usage: scripts/ci/sanity.sh [extra ansible-test sanity arguments, e.g. --test validate-modules]
 # Environment: VENV (default <repo>/.venv, holds ansible-test), SANITY_PYTHON (default 3.11),
-#              TMPDIR (where the temporary copy goes, default /var/tmp).
+#              TMPDIR (where the temporary copy goes, default /var/tmp). scripts/ci/matrix.sh
+#              runs it with each ansible-core of the matrix (VENV=.cache/venv-core-2.21
+#              SANITY_PYTHON=3.13, ...).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 venv=${VENV:-$top/.venv}
@@ -16,7 +18,7 @@ python_version=${SANITY_PYTHON:-3.11}
 
 # ansible-test bootstraps each sanity venv with get-pip for its pinned pip, looking first at
 # ~/.ansible/test/cache/get_pip_<version with underscores>.py (get_pip_24_2.py for ansible-core
-# 2.19). The stand-in installs pip from the interpreter's bundled wheel (ensurepip), then the
+# 2.19, get_pip_25_2.py for 2.20 and 2.21: the version is read from the venv's ansible-test). The stand-in installs pip from the interpreter's bundled wheel (ensurepip), then the
 # pip ansible-test asked for from PyPI. A real get-pip script already there is left alone.
 pip_version=$("$venv/bin/python" - <<'PY'
 import pathlib, re, ansible_test
