@@ -35,14 +35,23 @@ ansible-galaxy collection build "$top" --output-path "$work/dist" --force >/dev/
 tarball=$(ls "$work"/dist/web2py-deploy-*.tar.gz)
 tar -tzf "$tarball" >"$work/contents.txt"
 python3 - "$top/scripts/ci/tarball-contents.txt" "$work/contents.txt" <<'PY'
-import fnmatch, sys
+import re, sys
 patterns = [l.strip() for l in open(sys.argv[1]) if l.strip() and not l.startswith("#")]
 entries = [l.rstrip("\n") for l in open(sys.argv[2])]
 files = [e for e in entries if not e.endswith("/")]
 dirs = [e for e in entries if e.endswith("/")]
-bad = [f for f in files if not any(fnmatch.fnmatchcase(f, p) for p in patterns)]
+
+def regex(pattern):
+    """"**" matches across folders, "*" within one path segment, "?" one character of it."""
+    out = ""
+    for token in re.split(r"(\*\*|\*|\?)", pattern):
+        out += {"**": ".*", "*": "[^/]*", "?": "[^/]"}.get(token, re.escape(token))
+    return re.compile(out + r"\Z")
+
+compiled = {p: regex(p) for p in patterns}
+bad = [f for f in files if not any(r.match(f) for r in compiled.values())]
 bad += [d for d in dirs if not any(f.startswith(d) for f in files)]
-unused = [p for p in patterns if not any(fnmatch.fnmatchcase(f, p) for f in files)]
+unused = [p for p, r in compiled.items() if not any(r.match(f) for f in files)]
 for f in bad:
     print(f"[build] not in the allow-list: {f}")
 for p in unused:
