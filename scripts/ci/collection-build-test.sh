@@ -24,7 +24,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 LAB_PLATFORM=${LAB_PLATFORM:-debian13}
 IMAGE=web2py-deploy/$LAB_PLATFORM-systemd:latest
 release=$("$top/scripts/lab/release.sh")
-name=web2py-deploy-buildtest
+name=web2py-deploy-buildtest-$$
 work=$(mktemp -d /var/tmp/web2py-deploy-build.XXXXXX)
 cleanup() { docker rm -f "$name" >/dev/null 2>&1 || true; rm -rf "$work"; }
 trap cleanup EXIT
