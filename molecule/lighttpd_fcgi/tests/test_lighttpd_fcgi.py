@@ -106,6 +106,9 @@ def test_backend_runs_as_web2py(host):
         config = host.file(path)
         assert config.user == "root" and config.mode == 0o644, path
         assert host.run(f"sudo -u web2py sh -c 'echo >> {path}'").rc != 0, path
+    # uWSGI's master FIFO (a graceful stop writes "q" to it): in a folder of the web2py user's only.
+    fifo_dir = host.file("/run/web2py-fcgi-master")
+    assert fifo_dir.user == "web2py" and fifo_dir.mode == 0o700 and host.file("/run/web2py-fcgi-master/fifo").is_pipe
     # web2py's venv is root's: the web2py user only reads it.
     assert host.file(f"{VENV}/lib").user == "root"
     assert host.run(f"sudo -u web2py touch {VENV}/lib/x").rc != 0
@@ -169,32 +172,35 @@ def test_backend_started_by_the_first_request(host, http):
         host.run("systemctl start web2py-fcgi.service")
 
 
-def test_graceful_reload_loses_no_request(host, http):
-    """systemctl reload (the role's handler for a new ini file or new web2py code) under load:
-    uWSGI's master stays, its workers are replaced, and every request made before, during and
-    after the reload answers 200 (those arriving meanwhile wait in the socket's backlog)."""
+@pytest.mark.parametrize("action", ["reload", "restart"])
+def test_reload_and_restart_lose_no_request(host, http, action):
+    """systemctl reload (the role's handler for a new ini file or new web2py code) and restart
+    (a new unit) under load: every request made before, during and after answers 200. A reload
+    keeps uWSGI's master and replaces its workers, the requests arriving meanwhile wait in the
+    socket's backlog; a stop (ExecStop: "q" on the master FIFO) lets the workers finish theirs."""
     wait_for_socket_and_backend(host)
     wait_for_ping(http)
     master, workers = backend_pid(host), worker_pids(host)
     since = host.run("date '+%Y-%m-%d %H:%M:%S'").stdout.strip()
     codes, stop = "/tmp/reload-codes", "/tmp/reload-stop"
-    # Four clients in a loop from 1 s before the reload to 5 s after it (one status and time a line).
+    # Four clients in a loop from 1 s before the action to 5 s after it (one status and time a line).
     load = (
         f"rm -f {codes} {stop}; for i in 1 2 3 4; do (while [ ! -e {stop} ]; do "
         f"curl -s -o /dev/null -w '%{{http_code}} %{{time_total}}\\n' --max-time 60 http://127.0.0.1/probe/default/ping >> {codes}; "
-        f"done) & done; sleep 1; echo RELOAD >> {codes}; systemctl reload web2py-fcgi.service; sleep 5; touch {stop}; wait"
+        f"done) & done; sleep 1; echo MARK >> {codes}; systemctl {action} web2py-fcgi.service; sleep 5; touch {stop}; wait"
     )
     assert host.run(load).rc == 0
     lines = host.file(codes).content_string.splitlines()
-    mark = lines.index("RELOAD")
+    mark = lines.index("MARK")
     before, after = lines[:mark], lines[mark + 1:]
     assert len(before) > 10 and len(after) > 10, (len(before), len(after))
     assert {line.split()[0] for line in before + after} == {"200"}, [line for line in lines if not line.startswith("200 ")]
-    assert backend_pid(host) == master
+    assert (backend_pid(host) == master) == (action == "reload")
     wait_for_ping(http)
     assert worker_pids(host) and not worker_pids(host) & workers
     journal = host.run(f"journalctl -u web2py-fcgi.service --since '{since}' --no-pager -o cat").stdout
-    assert "gracefully killing workers" in journal or "graceful reload" in journal, journal[-2000:]
+    expected = "gracefully killing workers" if action == "reload" else "graceful shutdown triggered"
+    assert expected in journal, journal[-2000:]
 
 
 def test_large_headers_and_body_reach_web2py(host):
