@@ -251,7 +251,7 @@ versions_json() {
   for host in "$@"; do
     out=$(docker exec "$host" bash -c "dpkg-query -W -f='\${Package} \${Version}, ' nginx nginx-light nginx-core uwsgi-core \
       apache2 libapache2-mod-wsgi-py3 lighttpd haproxy redis-server memcached postgresql-15 python3 wrk 2>/dev/null; \
-      head -c 60 $W2P_ROOT/VERSION 2>/dev/null; $W2P_PY -m pip list 2>/dev/null | grep -iE '^(pydal|redis|pymemcache|psycopg2-binary|flup|gunicorn) ' | tr -s ' ' | tr '\n' ',' " | tr '\n' ' ' || true)
+      head -c 60 $W2P_ROOT/VERSION 2>/dev/null; $W2P_PY -m pip list 2>/dev/null | grep -iE '^(pydal|redis|pymemcache|psycopg2-binary|gunicorn) ' | tr -s ' ' | tr '\n' ',' " | tr '\n' ' ' || true)
     all=$("$PY" -c 'import json,sys; d=json.loads(sys.argv[1]); d[sys.argv[2]]=sys.argv[3]; print(json.dumps(d))' "$all" "$host" "$out")
   done
   printf '%s' "$all"
@@ -281,7 +281,7 @@ frontends() {
     key=$(case_key "$recipe") port=80
     [ "$recipe" = standalone ] && port=8000
     say "bench-app: $recipe"
-    # lighttpd_fcgi runs twice: flup's threaded server and its prefork server.
+    # lighttpd_fcgi runs twice: uWSGI's threaded pool (one process) and its prefork pool.
     set -- -e "bench_recipe=$recipe"
     case "$recipe" in
       lighttpd_fcgi_threaded|lighttpd_fcgi_prefork) set -- -e bench_recipe=lighttpd_fcgi -e "lighttpd_fcgi_mode=${recipe#lighttpd_fcgi_}" ;;

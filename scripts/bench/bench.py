@@ -25,8 +25,8 @@ FRONTENDS = [
     ("apache_wsgi", "apache_wsgi (Apache + mod_wsgi)"),
     ("apache_proxy", "apache_proxy (Apache mod_proxy + Rocket)"),
     ("nginx_uwsgi", "nginx_uwsgi (nginx + uWSGI)"),
-    ("lighttpd_fcgi_threaded", "lighttpd_fcgi, flup threaded (lighttpd + FastCGI)"),
-    ("lighttpd_fcgi_prefork", "lighttpd_fcgi, flup prefork (lighttpd + FastCGI)"),
+    ("lighttpd_fcgi_threaded", "lighttpd_fcgi, uWSGI threaded (lighttpd + FastCGI)"),
+    ("lighttpd_fcgi_prefork", "lighttpd_fcgi, uWSGI prefork (lighttpd + FastCGI)"),
     ("haproxy_2x_nginx_uwsgi", "HAProxy + 2 nginx_uwsgi nodes"),
 ]
 STORES = ["file", "db", "redis", "memcache"]

@@ -1,4 +1,4 @@
-"""Scenario lighttpd_fcgi: behaviour through lighttpd, the flup FastCGI backend and TLS.
+"""Scenario lighttpd_fcgi: behaviour through lighttpd, the uWSGI FastCGI backend and TLS.
 
 Tests run in file order; the ones that re-run the role (admin enabled, a bad value) come last.
 """
@@ -33,13 +33,13 @@ ROOT = "/srv/web2py/web2py"
 SOCKET = "/run/web2py-fcgi/web2py.sock"
 CONF = "/etc/lighttpd/lighttpd.conf"
 HANDLER = "/usr/local/libexec/web2py-deploy/web2py-fcgi.py"
+INI = "/etc/web2py-deploy/lighttpd-fcgi/web2py.ini"
+VENV = "/srv/web2py/venv"
 SQLITE_MAGIC = "SQLite format 3"
 # The state the last tests put the host in: admin over HTTPS, a prefork backend, host names.
 ADMIN_RUN_VARS = {
     "lighttpd_fcgi_admin_enabled": True,
     "lighttpd_fcgi_mode": "prefork",
-    "lighttpd_fcgi_min_spare": 2,
-    "lighttpd_fcgi_max_spare": 3,
     "lighttpd_fcgi_max_children": 4,
     "lighttpd_fcgi_server_names": ["127.0.0.1", "localhost"],
 }
@@ -49,8 +49,21 @@ def play(playbook: str, extra: dict) -> subprocess.CompletedProcess:
     return run_playbook(playbook, "-e", json.dumps(extra))
 
 
-def backend_processes(host) -> list[tuple[str, str]]:
-    return [(user, args) for user, args in processes(host) if HANDLER in args]
+def backend_pid(host) -> str:
+    return host.run("systemctl show -p MainPID --value web2py-fcgi.service").stdout.strip()
+
+
+def backend_processes(host) -> list[tuple[str, str, str]]:
+    """(pid, user, args) of the backend's main process (uWSGI's master) and its children (the
+    workers)."""
+    pid = backend_pid(host)
+    out = host.run(f"ps -o pid=,user=,args= -p {pid} --ppid {pid}").stdout.splitlines()
+    return [tuple(line.split(None, 2)) for line in out]
+
+
+def worker_pids(host) -> set[str]:
+    """The master's children: uWSGI's workers."""
+    return set(host.run(f"ps -o pid= --ppid {backend_pid(host)}").stdout.split())
 
 
 def wait_for_socket_and_backend(host):
@@ -87,14 +100,46 @@ def test_services_running(host):
 def test_backend_runs_as_web2py(host):
     procs = backend_processes(host)
     assert procs, "no FastCGI backend process"
-    assert {user for user, _args in procs} == {"web2py"}
+    assert {user for _pid, user, _args in procs} == {"web2py"}
     assert host.run("systemctl show -p User --value web2py-fcgi.service").stdout.strip() == "web2py"
-    handler = host.file(HANDLER)
-    assert handler.user == "root" and handler.mode == 0o644
-    # flup 1.0.3 from the package index, in web2py's venv (root's: the web2py user only reads it).
-    assert host.run("/srv/web2py/venv/bin/pip show flup").stdout.count("Version: 1.0.3") == 1
-    assert host.file("/srv/web2py/venv/lib").user == "root"
-    assert host.run("sudo -u web2py touch /srv/web2py/venv/lib/x").rc != 0
+    for path in (HANDLER, INI):
+        config = host.file(path)
+        assert config.user == "root" and config.mode == 0o644, path
+        assert host.run(f"sudo -u web2py sh -c 'echo >> {path}'").rc != 0, path
+    # uWSGI's master FIFO (a graceful stop writes "q" to it): in a folder of the web2py user's only.
+    fifo_dir = host.file("/run/web2py-fcgi-master")
+    assert fifo_dir.user == "web2py" and fifo_dir.mode == 0o700 and host.file("/run/web2py-fcgi-master/fifo").is_pipe
+    # web2py's venv is root's: the web2py user only reads it.
+    assert host.file(f"{VENV}/lib").user == "root"
+    assert host.run(f"sudo -u web2py touch {VENV}/lib/x").rc != 0
+
+
+def test_backend_is_uwsgi_and_flup_is_gone(host):
+    """The FastCGI server is uWSGI from Debian's packages (its master and workers, Python in its
+    python3 plugin); flup is neither installed in web2py's virtualenv nor loaded anywhere."""
+    assert host.run("systemctl show -p Type --value web2py-fcgi.service").stdout.strip() == "notify"
+    assert host.package("uwsgi-core").is_installed and host.package("uwsgi-plugin-python3").is_installed
+    procs = backend_processes(host)
+    # The master and its one worker (threaded, this state), both the uWSGI binary.
+    assert [args for _pid, _user, args in procs] == [f"/usr/bin/uwsgi --ini {INI}"] * 2, procs
+    assert len(worker_pids(host)) == 1
+    uwsgi = host.run("readlink -f /usr/bin/uwsgi").stdout.strip()
+    for pid, _user, _args in procs:  # (as their user: root here has no CAP_SYS_PTRACE)
+        assert host.run(f"sudo -u web2py readlink -f /proc/{pid}/exe").stdout.strip() == uwsgi, pid
+    # The workers run web2py in uWSGI's embedded Python: the plugin, and never flup, is mapped.
+    worker = next(iter(worker_pids(host)))
+    maps = host.run(f"sudo -u web2py cat /proc/{worker}/maps").stdout
+    assert re.search(r"/uwsgi/plugins/python3[0-9]*_plugin\.so$", maps, re.M) and "libpython3" in maps, maps
+    assert "flup" not in maps
+    assert host.run(f"{VENV}/bin/pip show flup").rc != 0
+    assert host.run(f"{VENV}/bin/python -c 'import flup'").rc != 0
+    assert host.run(f"find {VENV} -iname '*flup*'").stdout.strip() == ""
+    assert "flup" not in host.file(HANDLER).content_string
+    # uWSGI speaks FastCGI on systemd's socket, which it never bound itself.
+    assert host.run(f"{uwsgi} --ini {INI} --get protocol").stdout.strip() == "fastcgi"
+    journal = host.run("journalctl -u web2py-fcgi.service --no-pager -o cat").stdout
+    assert "SystemD socket activation detected" in journal
+    assert "bound to UNIX address" not in journal
 
 
 def test_socket_under_run_for_lighttpd_only(host):
@@ -109,11 +154,11 @@ def test_socket_under_run_for_lighttpd_only(host):
 
 def test_backend_restart_keeps_the_socket(host, http):
     before = host.run(f"stat -c %i {SOCKET}").stdout.strip()
-    pids = host.run("systemctl show -p MainPID --value web2py-fcgi.service").stdout.strip()
+    pids = backend_pid(host)
     assert host.run("systemctl restart web2py-fcgi.service").rc == 0
     assert http.get("/probe/default/ping").body == "pong"
     assert host.run(f"stat -c %i {SOCKET}").stdout.strip() == before
-    assert host.run("systemctl show -p MainPID --value web2py-fcgi.service").stdout.strip() != pids
+    assert backend_pid(host) != pids
 
 
 def test_backend_started_by_the_first_request(host, http):
@@ -125,6 +170,50 @@ def test_backend_started_by_the_first_request(host, http):
         assert host.run("systemctl is-active web2py-fcgi.service").stdout.strip() == "active"
     finally:
         host.run("systemctl start web2py-fcgi.service")
+
+
+@pytest.mark.parametrize("action", ["reload", "restart"])
+def test_reload_and_restart_lose_no_request(host, http, action):
+    """systemctl reload (the role's handler for a new ini file or new web2py code) and restart
+    (a new unit) under load: every request made before, during and after answers 200. A reload
+    keeps uWSGI's master and replaces its workers, the requests arriving meanwhile wait in the
+    socket's backlog; a stop (ExecStop: "q" on the master FIFO) lets the workers finish theirs."""
+    wait_for_socket_and_backend(host)
+    wait_for_ping(http)
+    master, workers = backend_pid(host), worker_pids(host)
+    since = host.run("date '+%Y-%m-%d %H:%M:%S'").stdout.strip()
+    codes, stop = "/tmp/reload-codes", "/tmp/reload-stop"
+    # Four clients in a loop from 1 s before the action to 5 s after it (one status and time a line).
+    load = (
+        f"rm -f {codes} {stop}; for i in 1 2 3 4; do (while [ ! -e {stop} ]; do "
+        f"curl -s -o /dev/null -w '%{{http_code}} %{{time_total}}\\n' --max-time 60 http://127.0.0.1/probe/default/ping >> {codes}; "
+        f"done) & done; sleep 1; echo MARK >> {codes}; systemctl {action} web2py-fcgi.service; sleep 5; touch {stop}; wait"
+    )
+    assert host.run(load).rc == 0
+    lines = host.file(codes).content_string.splitlines()
+    mark = lines.index("MARK")
+    before, after = lines[:mark], lines[mark + 1:]
+    assert len(before) > 10 and len(after) > 10, (len(before), len(after))
+    assert {line.split()[0] for line in before + after} == {"200"}, [line for line in lines if not line.startswith("200 ")]
+    assert (backend_pid(host) == master) == (action == "reload")
+    wait_for_ping(http)
+    assert worker_pids(host) and not worker_pids(host) & workers
+    journal = host.run(f"journalctl -u web2py-fcgi.service --since '{since}' --no-pager -o cat").stdout
+    expected = "gracefully killing workers" if action == "reload" else "graceful shutdown triggered"
+    assert expected in journal, journal[-2000:]
+
+
+def test_large_headers_and_body_reach_web2py(host):
+    """A request with about 6 KB of headers (uWSGI's default 4 KB buffer would refuse its
+    FastCGI parameters) and a 2 MB body."""
+    cookie = "c=" + "a" * 6000
+    out = host.run(f"curl -s -o /dev/null -w '%{{http_code}}' -H 'Cookie: {cookie}' http://127.0.0.1/probe/default/ping")
+    assert out.stdout == "200", out.stdout + out.stderr
+    out = host.run(
+        "head -c 2000000 /dev/zero | tr '\\0' a > /tmp/body-2m && curl -s -w ' %{http_code}' "
+        "-H 'Content-Type: application/octet-stream' --data-binary @/tmp/body-2m http://127.0.0.1/probe/default/ping"
+    )
+    assert out.stdout == "pong 200", out.stdout + out.stderr
 
 
 def test_probe_over_http_and_https(http, https):
@@ -173,7 +262,7 @@ def test_backend_reads_text_as_utf8_after_web2py_import(host):
     so it is not in UTF-8 mode: with gluon.main imported alone (the control) it reads text files
     as ASCII; the handler loads web2py through the web2py role's entry point, which sets
     C.UTF-8 back."""
-    pid = host.run("systemctl show -p MainPID --value web2py-fcgi.service").stdout.strip()
+    pid = backend_pid(host)
     assert "LANG=C.UTF-8" in host.run(f"tr '\\0' '\\n' < /proc/{pid}/environ").stdout.split()
     python = f"cd {ROOT} && sudo -u web2py env -i LANG=C.UTF-8 /srv/web2py/venv/bin/python -c"
     report = "print(sys.flags.utf8_mode, locale.getpreferredencoding(False))"
@@ -350,6 +439,7 @@ def test_no_fcgi_prefix_leaks(http, https):
 
 def test_admin_enabled_over_https_only(host, http, https, lab_vars):
     """Re-run the role with lighttpd_fcgi_admin_enabled (and a prefork backend, host names)."""
+    master = backend_pid(host)
     run = play("converge.yml", ADMIN_RUN_VARS)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert "lab-admin-S3cret!" not in run.stdout + run.stderr
@@ -368,16 +458,19 @@ def test_admin_enabled_over_https_only(host, http, https, lab_vars):
     # The probe keeps working through the prefork backend: several processes, all web2py.
     assert [https.get("/probe/default/counter").json()["counter"] for _i in range(3)] == [1, 2, 3]
     procs = backend_processes(host)
-    assert len(procs) >= 3 and {user for user, _args in procs} == {"web2py"}
+    assert len(procs) >= 3 and {user for _pid, user, _args in procs} == {"web2py"}
+    # uWSGI's new pool (4 single-threaded processes) came from a graceful reload: same master.
+    assert backend_pid(host) == master
+    assert len(worker_pids(host)) == 4
     # Host names: a listed one is served, any other refused.
     assert http.get("/probe/default/ping", "-H", "Host: localhost").status == 200
     assert http.get("/probe/default/ping", "-H", "Host: evil.example").status == 403
 
 
 def test_prefork_backend_queues_busy_requests_instead_of_refusing(host):
-    """48 clients at once against at most 4 prefork workers (this state): every request gets its
-    200, the surplus waits in the socket's backlog (flup's threaded server closes connections
-    beyond its threads and lighttpd answers 503)."""
+    """48 clients at once against 4 prefork workers (this state): every request gets its 200,
+    the surplus waits in the socket's backlog (it is never refused: the flup threaded server
+    of earlier versions closed connections beyond its threads and lighttpd answered 503)."""
     out = host.run(
         "seq 96 | xargs -P 48 -I{} curl -s -o /dev/null -w '%{http_code}\\n' --max-time 60 "
         "http://127.0.0.1/probe/default/ping"
