@@ -79,7 +79,7 @@ activate() {
 
 stage_lint() {
   yamllint -s . && ansible-lint --offline --profile production && python scripts/role-docs.py --check \
-    && syntax_check_inventories
+    && syntax_check_inventories && scripts/ci/changelog-check.sh
 }
 # Every playbook against every shipped inventory (lab and examples).
 syntax_check_inventories() {
