@@ -23,7 +23,6 @@ from conftest import (
     assert_check_mode_clean,
     assert_mozilla_intermediate,
     assert_ticket_written,
-    processes,
     run_playbook,
     secret_values,
     tls_handshake,
