@@ -136,6 +136,8 @@ def test_backend_is_uwsgi_and_flup_is_gone(host):
     assert "flup" not in host.file(HANDLER).content_string
     # uWSGI speaks FastCGI on systemd's socket, which it never bound itself.
     assert host.run(f"{uwsgi} --ini {INI} --get protocol").stdout.strip() == "fastcgi"
+    # A request still running after lighttpd_fcgi_harakiri (60 s) loses its worker.
+    assert host.run(f"{uwsgi} --ini {INI} --get harakiri").stdout.strip() == "60"
     journal = host.run("journalctl -u web2py-fcgi.service --no-pager -o cat").stdout
     assert "SystemD socket activation detected" in journal
     assert "bound to UNIX address" not in journal
