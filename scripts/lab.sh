@@ -2,58 +2,65 @@
 # The local lab, a newcomer's first contact: the "cluster" topology as Debian 13 containers
 # (LAB_PLATFORM=debian12 for Debian 12) running the web2py 3.3.3 release.
 #   ./scripts/lab.sh up      install what is missing (Docker engine, virtualenv, lab image),
-#                            start the containers on a private network, deploy
-#                            playbooks/site.yml (inventories/lab), smoke-check, print the URL
+#                            start the containers on a private network and deploy
+#                            playbooks/site.yml (the Molecule scenario molecule/cluster's create
+#                            and converge), smoke-check, print the URL
 #   ./scripts/lab.sh check   the smoke check again (HTTPS through HAProxy, both app hosts,
 #                            a session across them, a scheduler task stored in PostgreSQL)
-#   ./scripts/lab.sh down    remove the containers and the network
+#   ./scripts/lab.sh down    remove the containers and the network (the scenario's destroy)
 #   ./scripts/lab.sh status  what runs
-# Only HAProxy's ports are published, on 127.0.0.1 (LAB_HTTP_PORT 8080, LAB_HTTPS_PORT 8443).
+# Only HAProxy's ports are published, on 127.0.0.1 (LAB_HTTP_PORT 8080, LAB_HTTPS_PORT 8443; 0 takes
+# any free port). LAB_NAME (web2py-lab) prefixes the containers' names: the suite's cluster jobs
+# run this script with their own names and free ports, next to a lab that is up.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 export LAB_PLATFORM=${LAB_PLATFORM:-debian13}
 case "$LAB_PLATFORM" in debian13|debian12) ;; *) echo "LAB_PLATFORM is debian13 or debian12" >&2; exit 2 ;; esac
-IMAGE=web2py-deploy/$LAB_PLATFORM-systemd:latest
-NETWORK=web2py-lab
-HTTP_PORT=${LAB_HTTP_PORT:-8080}
-HTTPS_PORT=${LAB_HTTPS_PORT:-8443}
-NODES=(web2py-lab-lb web2py-lab-app1 web2py-lab-app2 web2py-lab-db web2py-lab-worker)
+LAB_NAME=${LAB_NAME:-web2py-lab}
+[[ $LAB_NAME =~ ^[a-z0-9][a-z0-9-]{0,39}$ ]] || { echo "LAB_NAME is 1-40 of a-z, 0-9 and -, starting with a letter or digit" >&2; exit 2; }
+export LAB_HTTP_PORT=${LAB_HTTP_PORT:-8080} LAB_HTTPS_PORT=${LAB_HTTPS_PORT:-8443}
+for port in "$LAB_HTTP_PORT" "$LAB_HTTPS_PORT"; do
+  if ! [[ $port =~ ^(0|[1-9][0-9]{0,4})$ ]] || [ "$port" -gt 65535 ]; then
+    echo "LAB_HTTP_PORT and LAB_HTTPS_PORT are 0-65535 (0: any free port)" >&2; exit 2
+  fi
+done
+# The scenario's containers are $MOLECULE_INSTANCE-lb, -app1, -app2, -db, -worker on the network
+# $MOLECULE_INSTANCE-net; Molecule keeps the lab's state (created, converged) in its own folder.
+export MOLECULE_INSTANCE=$LAB_NAME
+export MOLECULE_EPHEMERAL_DIRECTORY=${MOLECULE_EPHEMERAL_DIRECTORY:-$top/.cache/molecule/lab-$LAB_NAME}
+NETWORK=$LAB_NAME-net
+NODES=("$LAB_NAME-lb" "$LAB_NAME-app1" "$LAB_NAME-app2" "$LAB_NAME-db" "$LAB_NAME-worker")
 step() { printf '\n\033[1m[lab %s] %s\033[0m\n' "$1" "$2"; }
 say() { printf '[lab] %s\n' "$*"; }
 die() { printf '\n[lab] ERROR: %s\n' "$*" >&2; exit 1; }
 
-start_node() {
-  local name=$1; shift
-  if docker inspect "$name" >/dev/null 2>&1; then
-    docker start "$name" >/dev/null
-    return
-  fi
-  local cache="$top/.cache/apt-archives-$LAB_PLATFORM-$name"
-  mkdir -p "$cache"
-  docker run -d --name "$name" --hostname "$name" --network "$NETWORK" --cap-add SYS_ADMIN \
-    --security-opt seccomp=unconfined --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
-    --tmpfs /run --tmpfs /run/lock -v "$cache:/var/cache/apt/archives:rw" \
-    "$@" "$IMAGE" >/dev/null
+# curl through HAProxy from this machine (self-signed certificate), with a cookie jar.
+fetch() { curl -sk --max-time 10 -b "$jar" -c "$jar" "https://127.0.0.1:$https_port$1"; }
+
+# The loopback port HAProxy's HTTPS is published on (LAB_HTTPS_PORT, or the one Docker chose).
+published_port() {
+  local mapping
+  mapping=$(docker port "$LAB_NAME-lb" "$1/tcp" 2>/dev/null | head -n 1) || true
+  [ -n "$mapping" ] || die "$LAB_NAME-lb publishes no port for $1 (is the lab up? ./scripts/lab.sh up)"
+  printf '%s' "${mapping##*:}"
 }
 
-# curl through HAProxy from this machine (self-signed certificate), with a cookie jar.
-fetch() { curl -sk --max-time 10 -b "$jar" -c "$jar" "https://127.0.0.1:$HTTPS_PORT$1"; }
-
 check() {
+  https_port=$(published_port 443)
   jar=$(mktemp); trap 'rm -f "$jar"' RETURN
   say "waiting for HAProxy to see the app hosts up"
   local i seen="" answer
   for i in $(seq 1 60); do
     [ "$(fetch /probe/default/ping)" = pong ] && break
-    [ "$i" -eq 60 ] && die "no answer on https://127.0.0.1:$HTTPS_PORT/probe/default/ping"
+    [ "$i" -eq 60 ] && die "no answer on https://127.0.0.1:$https_port/probe/default/ping"
     sleep 1
   done
   for i in $(seq 1 8); do
-    answer=$(curl -sk --max-time 10 "https://127.0.0.1:$HTTPS_PORT/probe/default/host")
+    answer=$(curl -sk --max-time 10 "https://127.0.0.1:$https_port/probe/default/host")
     seen="$seen $(printf '%s' "$answer" | python3 -c 'import json,sys; print(json.load(sys.stdin)["host"])')"
   done
-  for node in web2py-lab-app1 web2py-lab-app2; do
+  for node in "$LAB_NAME-app1" "$LAB_NAME-app2"; do
     case "$seen" in *"$node"*) ;; *) die "HAProxy never sent a request to $node (seen:$seen)" ;; esac
   done
   say "balanced over both app hosts:$seen"
@@ -64,7 +71,7 @@ check() {
     seen="$seen $(printf '%s' "$answer" | python3 -c 'import json,sys; print(json.load(sys.stdin)["host"])')"
   done
   case "$answer" in '{"counter": 4,'*) ;; *) die "the session was not kept: $answer" ;; esac
-  case "$seen" in *web2py-lab-app1*web2py-lab-app2*|*web2py-lab-app2*web2py-lab-app1*) ;;
+  case "$seen" in *"$LAB_NAME-app1"*"$LAB_NAME-app2"*|*"$LAB_NAME-app2"*"$LAB_NAME-app1"*) ;;
     *) die "the session's requests did not go to both app hosts:$seen" ;; esac
   say "one session, counted to 4 by both app hosts (sessions in Redis):$seen"
   answer=$(fetch /probe/default/dbrw)
@@ -85,46 +92,44 @@ up() {
   if [ "$(id -u)" -ne 0 ] && ! docker info >/dev/null 2>&1 && ! command -v sudo >/dev/null; then
     die "Docker is not usable by this user and there is no sudo: run as root or join the docker group"
   fi
-  step 1/6 "Docker engine and base tools"; scripts/lab/ensure-docker.sh
-  step 2/6 "Python virtualenv with Ansible (pinned, .venv)"; scripts/setup-venv.sh; scripts/collection-link.sh
-  step 3/6 "$LAB_PLATFORM systemd image (built from Debian packages, cached) and the web2py release"
+  step 1/5 "Docker engine and base tools"; scripts/lab/ensure-docker.sh
+  step 2/5 "Python virtualenv with Ansible (pinned, .venv)"; scripts/setup-venv.sh; scripts/collection-link.sh
+  step 3/5 "$LAB_PLATFORM systemd image (built from Debian packages, cached) and the web2py release"
   scripts/lab/build-image.sh
   W2P_RELEASE_ZIP=$(scripts/lab/release.sh) || die "the web2py release is missing (see above)"
   export W2P_RELEASE_ZIP
-  step 4/6 "Containers on the private network $NETWORK: ${NODES[*]}"
-  docker network inspect "$NETWORK" >/dev/null 2>&1 || docker network create "$NETWORK" >/dev/null
-  start_node web2py-lab-lb -p "127.0.0.1:$HTTP_PORT:80" -p "127.0.0.1:$HTTPS_PORT:443" \
-    || die "could not start web2py-lab-lb (is port $HTTP_PORT or $HTTPS_PORT taken?)"
-  for node in "${NODES[@]:1}"; do start_node "$node" || die "could not start $node"; done
-  step 5/6 "Deploying playbooks/site.yml (inventories/lab)"
   # shellcheck disable=SC1091
   source .venv/bin/activate
-  ANSIBLE_COLLECTIONS_PATH="$top/.cache/collections" ansible-playbook -i inventories/lab/hosts.yml playbooks/site.yml \
-    || die "the deployment failed (see above); fix and re-run ./scripts/lab.sh up"
-  step 6/6 "Smoke check through HAProxy"
+  step 4/5 "Containers on the private network $NETWORK (${NODES[*]}), deployed with playbooks/site.yml (inventories/lab's group_vars)"
+  molecule converge -s cluster \
+    || die "the containers could not start or the deployment failed (see above; is port $LAB_HTTP_PORT or $LAB_HTTPS_PORT taken?); fix and re-run ./scripts/lab.sh up"
+  step 5/5 "Smoke check through HAProxy"
   check
   cat <<MSG
 
-  Open  https://127.0.0.1:$HTTPS_PORT/probe/default/host      (self-signed certificate; reload:
+  Open  https://127.0.0.1:$https_port/probe/default/host      (self-signed certificate; reload:
         the answering app host changes) and /probe/default/visit (a session in Redis)
-        http://127.0.0.1:$HTTP_PORT/ redirects to HTTPS
-  Stats docker exec web2py-lab-lb curl -su stats:\$LAB_STATS_PASSWORD http://127.0.0.1:8404/
+        http://127.0.0.1:$(published_port 80)/ redirects to HTTPS
+  Stats docker exec $LAB_NAME-lb curl -su stats:\$LAB_STATS_PASSWORD http://127.0.0.1:8404/
         (default password "lab-stats-Passw0rd")
   Admin web2py's admin and appadmin are never served over plain HTTP, and HAProxy talks plain
         HTTP to the app hosts: through it they answer 403. Use an app host's own HTTPS, e.g.
-        docker exec web2py-lab-app1 curl -sk https://127.0.0.1/admin/default/index
+        docker exec $LAB_NAME-app1 curl -sk https://127.0.0.1/admin/default/index
         (admin password "lab-admin"; LAB_ADMIN_PASSWORD overrides it)
   Tear down with ./scripts/lab.sh down
 MSG
 }
 
 down() {
-  local node removed=0
-  for node in "${NODES[@]}"; do
-    docker rm -f "$node" >/dev/null 2>&1 && removed=$((removed + 1))
-  done
-  docker network rm "$NETWORK" >/dev/null 2>&1 || true
-  say "removed $removed container(s) and the network $NETWORK"
+  # shellcheck disable=SC1091
+  [ -f .venv/bin/activate ] && source .venv/bin/activate
+  if command -v molecule >/dev/null; then
+    molecule destroy -s cluster >/dev/null 2>&1 || die "molecule destroy -s cluster failed (run it to see why)"
+  else  # no virtualenv (never set up, or removed): the containers and network by name
+    docker rm -f "${NODES[@]}" >/dev/null 2>&1 || true
+    docker network rm "$NETWORK" >/dev/null 2>&1 || true
+  fi
+  say "removed the containers ${NODES[*]} and the network $NETWORK"
 }
 
 case "${1:-}" in

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (the README's test command):
-#   ./scripts/test.sh                 everything: lint, units, sanity, build, the lab and every
-#                                     Molecule scenario on the platforms of --platform
+#   ./scripts/test.sh                 everything: lint, units, sanity, build and every Molecule
+#                                     scenario on the platforms of --platform (the cluster's
+#                                     brought up by scripts/lab.sh up, the README's first command)
 #                                     (W2P_TEST_JOBS scenarios at a time, default 3: on two
 #                                     cores a scenario waits a third of its time, for services
 #                                     and its own checks; docs/benchmarks.md, "The test suite")
@@ -99,6 +100,24 @@ stage_lab() {
   scripts/lab.sh down || rc=1
   return "$rc"
 }
+# The cluster scenario in the suite: the README's first command, `scripts/lab.sh up` (Molecule's
+# create and converge of molecule/cluster, then the lab's smoke check through HAProxy's published
+# port), then the scenario's idempotence and verify, and `scripts/lab.sh down`. The containers are
+# named ci-<slot>-* and take any free ports, so a lab that is up is left alone. $1: the slot, $2:
+# the platform, $3: the tests left out (W2P_DESELECT).
+cluster_job() {
+  local rc=0
+  export LAB_NAME=ci-$1 LAB_PLATFORM=$2 LAB_HTTP_PORT=0 LAB_HTTPS_PORT=0 MOLECULE_INSTANCE=ci-$1
+  export MOLECULE_EPHEMERAL_DIRECTORY="$top/.cache/molecule/cluster@$2"
+  scripts/lab.sh down || rc=1  # (what an interrupted run left: Molecule's first destroy)
+  if [ "$rc" -eq 0 ] && scripts/lab.sh up; then
+    molecule idempotence -s cluster && W2P_DESELECT=$3 molecule verify -s cluster || rc=1
+  else
+    rc=1
+  fi
+  scripts/lab.sh down || rc=1
+  return "$rc"
+}
 stage_units() { python -m pytest -q tests/unit; }
 stage_sanity() { scripts/ci/sanity.sh; }
 stage_build() { scripts/ci/collection-build-test.sh; }
@@ -165,8 +184,11 @@ run_scenarios() {
       name=${queue[0]}; queue=("${queue[@]:1}")
       scenario=${name%@*}; p=${name#*@}; log_file=".cache/logs/molecule-$name.log"
       log "$name (started in slot $slot)"
-      if [ "$scenario" = lab ]; then
-        LAB_PLATFORM=$p stage_lab >"$log_file" 2>&1 &
+      deselect=
+      "$ci_run" && deselect=$CI_DESELECT
+      [ "$platform" = ci ] && [ "$p" = debian12 ] && deselect=$CI_DEBIAN12_DESELECT
+      if [ "$scenario" = cluster ]; then
+        cluster_job "$slot" "$p" "$deselect" >"$log_file" 2>&1 &
       elif [ "$scenario" = static ]; then
         static_checks >"$log_file" 2>&1 &
       elif [ "$scenario" = matrix ]; then
@@ -174,9 +196,6 @@ run_scenarios() {
         LAB_PLATFORM=${platforms[0]} MOLECULE_INSTANCE="ci-$slot" scripts/ci/matrix.sh 2.20 2.21 >"$log_file" 2>&1 &
       else
         # Its own ephemeral directory: the same scenario may run on both platforms at once.
-        deselect=
-        "$ci_run" && deselect=$CI_DESELECT
-        [ "$platform" = ci ] && [ "$p" = debian12 ] && deselect=$CI_DEBIAN12_DESELECT
         W2P_DESELECT=$deselect LAB_PLATFORM=$p MOLECULE_INSTANCE="ci-$slot" MOLECULE_EPHEMERAL_DIRECTORY="$top/.cache/molecule/$name" \
           molecule test -s "$scenario" >"$log_file" 2>&1 &
       fi
@@ -204,18 +223,18 @@ activate
 what=${1:-all}
 case "$what" in
   all)
-    # The longest first: the cluster (five containers) on the first platform next to the lab
-    # (the README's first command, also five containers) and the static checks (lint, units,
-    # sanity, build), then the single topology, the ansible-core matrix (sanity and units on 2.20
-    # and 2.21, MATRIX_SCENARIO with 2.21: as long as a role's scenario) and one of the roles'
-    # scenarios, so that the second platform's cluster starts once the first one has ended (two
-    # clusters at once on two cores starve each other); then the other scenarios.
+    # The longest first: the cluster (five containers, brought up by scripts/lab.sh up: the
+    # README's first command) on the first platform next to the static checks (lint, units,
+    # sanity, build) and the single topology, then the ansible-core matrix (sanity and units on
+    # 2.20 and 2.21, MATRIX_SCENARIO with 2.21: as long as a role's scenario) and one of the
+    # roles' scenarios, so that the second platform's cluster starts once the first one has ended
+    # (two clusters at once on two cores starve each other); then the other scenarios.
     names=()
     for dir in molecule/*/; do
-      case "$(basename "$dir")" in cluster|single|static|lab|matrix) continue ;; esac
+      case "$(basename "$dir")" in cluster|single|static|matrix) continue ;; esac
       [ -f "$dir/molecule.yml" ] && names+=("$(basename "$dir")")
     done
-    scenarios=("cluster@${platforms[0]}" "lab@${platforms[0]}" "static@-" "single@${platforms[0]}" "matrix@-")
+    scenarios=("cluster@${platforms[0]}" "static@-" "single@${platforms[0]}" "matrix@-")
     first_roles=()
     for name in "${names[@]}"; do
       [ "$name" != "$MATRIX_SCENARIO" ] && [ ${#first_roles[@]} -lt 1 ] && first_roles+=("$name")
