@@ -14,10 +14,9 @@
 #   --platform debian13|debian12|all|ci|ci-debian13  (before the stage; default ci)
 #       debian13, debian12: every scenario on that Debian release (LAB_PLATFORM)
 #       all: every scenario on both releases
-#       ci: every scenario on Debian 13, plus the cluster and preflight (the bad-input matrix)
-#           on Debian 12; what CI runs (both full platforms do not fit in CI's 90 minutes)
-#       ci-debian13: CI's run without its Debian 12 part: one platform's time in CI, which the
-#           40-minute budget of docs/benchmarks.md is about
+#       ci: what CI runs: every scenario on both releases, less CI_DESELECT
+#       ci-debian13: CI's run on Debian 13 alone: one platform's time in CI, which the 40-minute
+#           budget of docs/benchmarks.md is about
 # Installs what it needs on a fresh Debian machine: Docker engine, debootstrap, the lab images,
 # the web2py release, the Python virtualenv. Prints "summary: N passed, N failed" at the end.
 set -uo pipefail
@@ -39,20 +38,10 @@ esac
 # CI's selection (what CI_DESELECT leaves out) applies to "ci" and "ci-debian13".
 ci_run=false
 case "$platform" in ci|ci-debian13) ci_run=true ;; esac
-# Scenarios that also run on Debian 12 with --platform ci, for the 90-minute budget: the cluster
-# (the lab topology on bookworm: PostgreSQL 15 with a replica, Redis 7.0, HAProxy 2.6) and
-# preflight (the bad-input matrix with Debian 12's facts and Python 3.11; about 160 s since the
-# cases of a role run as one playbook run). single (the one-host topology) and the roles' own
-# scenarios run on Debian 12 with "--platform debian12" or "all".
-CI_DEBIAN12_SCENARIOS=(cluster preflight)
 # Left out of CI on both platforms (the 90-minute budget): the single topology's switch through
 # every recipe (eight converges of the whole topology, ~15 minutes of a slot); each recipe's own
 # scenario runs in CI. "--platform debian13", "debian12" or "all" runs it.
 CI_DESELECT=test_switch_recipe_converges_twice_and_serves
-# Left out of CI's Debian 12 run (the 90-minute budget): rolling.yml's refusal and rescue, which
-# are the playbook's logic over HAProxy's admin socket, the same on both platforms and run on
-# Debian 13. "--platform debian12" or "--platform all" runs them.
-CI_DEBIAN12_DESELECT=$CI_DESELECT,test_rolling_update_never_drains_the_last_server_in_service,test_failed_rolling_update_puts_the_host_back_and_stops
 # The scenario the ansible-core matrix converges with its newest ansible-core as the controller
 # (scripts/ci/matrix.sh): one of the shortest (about 140 s), a whole recipe (web2py_frontend's
 # takeover and web2py_server under Rocket). In the "all" run it is the matrix job's, and the
@@ -126,16 +115,10 @@ stage_matrix() { LAB_PLATFORM=${LAB_PLATFORM:-${platforms[0]}} scripts/ci/matrix
 stage_molecule() {
   local name=$1 p rc=0
   for p in "${platforms[@]}"; do
-    [ "$platform" = ci ] && [ "$p" = debian12 ] && ! in_ci_debian12 "$name" && continue
     log "molecule $name on $p"
     LAB_PLATFORM=$p MOLECULE_EPHEMERAL_DIRECTORY="$top/.cache/molecule/$name@$p" molecule test -s "$name" || rc=1
   done
   return "$rc"
-}
-in_ci_debian12() {
-  local s
-  for s in "${CI_DEBIAN12_SCENARIOS[@]}"; do [ "$s" = "$1" ] && return 0; done
-  return 1
 }
 
 # lint, units, sanity and the collection build in one slot of run_scenarios, next to the first
@@ -186,7 +169,6 @@ run_scenarios() {
       log "$name (started in slot $slot)"
       deselect=
       "$ci_run" && deselect=$CI_DESELECT
-      [ "$platform" = ci ] && [ "$p" = debian12 ] && deselect=$CI_DEBIAN12_DESELECT
       if [ "$scenario" = cluster ]; then
         cluster_job "$slot" "$p" "$deselect" >"$log_file" 2>&1 &
       elif [ "$scenario" = static ]; then
@@ -228,10 +210,14 @@ case "$what" in
     # sanity, build) and the single topology, then the ansible-core matrix (sanity and units on
     # 2.20 and 2.21, MATRIX_SCENARIO with 2.21: as long as a role's scenario) and one of the
     # roles' scenarios, so that the second platform's cluster starts once the first one has ended
-    # (two clusters at once on two cores starve each other); then the other scenarios.
+    # (two clusters at once on two cores starve each other); then the other scenarios, the
+    # longest first on each platform (LONGEST: their order in docs/benchmarks.md, "The test
+    # suite"), so that the last minutes are not one long scenario alone in its slot.
+    LONGEST=(postgres haproxy nginx_uwsgi web2py lighttpd_fcgi apache_proxy apache_wsgi redis)
     names=()
+    for name in "${LONGEST[@]}"; do [ -f "molecule/$name/molecule.yml" ] && names+=("$name"); done
     for dir in molecule/*/; do
-      case "$(basename "$dir")" in cluster|single|static|matrix) continue ;; esac
+      case " cluster single ${LONGEST[*]} " in *" $(basename "$dir") "*) continue ;; esac
       [ -f "$dir/molecule.yml" ] && names+=("$(basename "$dir")")
     done
     scenarios=("cluster@${platforms[0]}" "static@-" "single@${platforms[0]}" "matrix@-")
@@ -242,14 +228,12 @@ case "$what" in
     for name in "${first_roles[@]}"; do scenarios+=("$name@${platforms[0]}"); done
     for p in "${platforms[@]:1}"; do
       for name in cluster single; do
-        [ "$platform" = ci ] && ! in_ci_debian12 "$name" && continue
         scenarios+=("$name@$p")
       done
     done
     for p in "${platforms[@]}"; do
       for name in "${names[@]}"; do
         [ "$p" = "${platforms[0]}" ] && [[ " ${first_roles[*]} $MATRIX_SCENARIO " == *" $name "* ]] && continue
-        [ "$platform" = ci ] && [ "$p" = debian12 ] && ! in_ci_debian12 "$name" && continue
         scenarios+=("$name@$p")
       done
     done
@@ -263,7 +247,7 @@ case "$what" in
   lint|units|sanity|build|lab|matrix)
     run_stage "$what" "stage_$what"
     ;;
-  *) echo "usage: $0 [--platform debian13|debian12|all|ci] [all|lint|units|sanity|build|lab|matrix|molecule SCENARIO...]"; exit 2 ;;
+  *) echo "usage: $0 [--platform debian13|debian12|all|ci|ci-debian13] [all|lint|units|sanity|build|lab|matrix|molecule SCENARIO...]"; exit 2 ;;
 esac
 
 log "results"
