@@ -16,15 +16,22 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 export LAB_PLATFORM=${LAB_PLATFORM:-debian13}
-case "$LAB_PLATFORM" in debian13|debian12) ;; *) echo "LAB_PLATFORM is debian13 or debian12" >&2; exit 2 ;; esac
+bad() { printf '[lab] ERROR: %s=%q: %s\n' "$1" "${!1}" "$2" >&2; exit 2; }
+case "$LAB_PLATFORM" in debian13|debian12) ;; *) bad LAB_PLATFORM "debian13 or debian12" ;; esac
 LAB_NAME=${LAB_NAME:-web2py-lab}
-[[ $LAB_NAME =~ ^[a-z0-9][a-z0-9-]{0,39}$ ]] || { echo "LAB_NAME is 1-40 of a-z, 0-9 and -, starting with a letter or digit" >&2; exit 2; }
+[[ $LAB_NAME =~ ^[a-z0-9][a-z0-9-]{0,39}$ ]] || bad LAB_NAME "1-40 of a-z, 0-9 and -, starting with a letter or digit"
+# Names other tools own: the suite's slots (ci-<n>, its cluster job runs `lab.sh down` on them),
+# a hand-run scenario's default (instance) and the benchmark's containers (bench-*).
+if [[ $LAB_NAME =~ ^(instance|bench(-.*)?)$ ]] || { [[ $LAB_NAME =~ ^ci-[0-9]+$ ]] && [ -z "${W2P_CLUSTER_JOB:-}" ]; }; then
+  bad LAB_NAME "taken by scripts/test.sh's slots, Molecule's default name or scripts/bench.sh"
+fi
 export LAB_HTTP_PORT=${LAB_HTTP_PORT:-8080} LAB_HTTPS_PORT=${LAB_HTTPS_PORT:-8443}
-for port in "$LAB_HTTP_PORT" "$LAB_HTTPS_PORT"; do
-  if ! [[ $port =~ ^(0|[1-9][0-9]{0,4})$ ]] || [ "$port" -gt 65535 ]; then
-    echo "LAB_HTTP_PORT and LAB_HTTPS_PORT are 0-65535 (0: any free port)" >&2; exit 2
-  fi
+for var in LAB_HTTP_PORT LAB_HTTPS_PORT; do
+  if ! [[ ${!var} =~ ^(0|[1-9][0-9]{0,4})$ ]] || [ "${!var}" -gt 65535 ]; then bad "$var" "a TCP port, 0-65535 (0: any free port)"; fi
 done
+[ "$LAB_HTTP_PORT" = 0 ] || [ "$LAB_HTTP_PORT" != "$LAB_HTTPS_PORT" ] || bad LAB_HTTPS_PORT "the same port as LAB_HTTP_PORT"
+# How to address this lab again in the messages below.
+again=./scripts/lab.sh; [ "$LAB_NAME" = web2py-lab ] || again="LAB_NAME=$LAB_NAME $again"
 # The scenario's containers are $MOLECULE_INSTANCE-lb, -app1, -app2, -db, -worker on the network
 # $MOLECULE_INSTANCE-net; Molecule keeps the lab's state (created, converged) in its own folder.
 export MOLECULE_INSTANCE=$LAB_NAME
@@ -42,7 +49,7 @@ fetch() { curl -sk --max-time 10 -b "$jar" -c "$jar" "https://127.0.0.1:$https_p
 published_port() {
   local mapping
   mapping=$(docker port "$LAB_NAME-lb" "$1/tcp" 2>/dev/null | head -n 1) || true
-  [ -n "$mapping" ] || die "$LAB_NAME-lb publishes no port for $1 (is the lab up? ./scripts/lab.sh up)"
+  [ -n "$mapping" ] || die "$LAB_NAME-lb publishes no port for $1 (is the lab up? $again status, $again up)"
   printf '%s' "${mapping##*:}"
 }
 
@@ -101,8 +108,21 @@ up() {
   # shellcheck disable=SC1091
   source .venv/bin/activate
   step 4/5 "Containers on the private network $NETWORK (${NODES[*]}), deployed with playbooks/site.yml (inventories/lab's group_vars)"
+  # Molecule skips its create step once it has created the containers: start those a reboot or a
+  # Docker restart stopped, and forget a lab of which some are gone (removed by hand, a failed up).
+  local image
+  image=$(docker inspect -f '{{.Config.Image}}' "$LAB_NAME-lb" 2>/dev/null) || image=
+  case "$image" in
+    ''|"web2py-deploy/$LAB_PLATFORM-systemd:latest") ;;
+    *) die "the lab $LAB_NAME runs $image, not $LAB_PLATFORM: $again down first" ;;
+  esac
+  if docker inspect "${NODES[@]}" >/dev/null 2>&1; then
+    docker start "${NODES[@]}" >/dev/null
+  else
+    molecule destroy -s cluster >/dev/null 2>&1 || true
+  fi
   molecule converge -s cluster \
-    || die "the containers could not start or the deployment failed (see above; is port $LAB_HTTP_PORT or $LAB_HTTPS_PORT taken?); fix and re-run ./scripts/lab.sh up"
+    || die "the containers could not start or the deployment failed (see above; is port $LAB_HTTP_PORT or $LAB_HTTPS_PORT taken?); fix and re-run $again up, or remove what started with $again down"
   step 5/5 "Smoke check through HAProxy"
   check
   cat <<MSG
@@ -116,7 +136,7 @@ up() {
         HTTP to the app hosts: through it they answer 403. Use an app host's own HTTPS, e.g.
         docker exec $LAB_NAME-app1 curl -sk https://127.0.0.1/admin/default/index
         (admin password "lab-admin"; LAB_ADMIN_PASSWORD overrides it)
-  Tear down with ./scripts/lab.sh down
+  Tear down with $again down
 MSG
 }
 
@@ -124,7 +144,8 @@ down() {
   # shellcheck disable=SC1091
   [ -f .venv/bin/activate ] && source .venv/bin/activate
   if command -v molecule >/dev/null; then
-    molecule destroy -s cluster >/dev/null 2>&1 || die "molecule destroy -s cluster failed (run it to see why)"
+    local out
+    out=$(molecule destroy -s cluster 2>&1) || { printf '%s\n' "$out" | tail -n 30 >&2; die "molecule destroy -s cluster failed (above)"; }
   else  # no virtualenv (never set up, or removed): the containers and network by name
     docker rm -f "${NODES[@]}" >/dev/null 2>&1 || true
     docker network rm "$NETWORK" >/dev/null 2>&1 || true
@@ -136,6 +157,6 @@ case "${1:-}" in
   up) up ;;
   check) check ;;
   down) down ;;
-  status) docker ps --filter "network=$NETWORK" ;;
+  status) docker ps -a --filter "name=^$LAB_NAME-(lb|app1|app2|db|worker)\$" --format 'table {{.Names}}\t{{.Status}}\t{{.Ports}}' ;;
   *) echo "usage: $0 up|check|down|status"; exit 2 ;;
 esac
