@@ -39,8 +39,8 @@ esac
 ci_run=false
 case "$platform" in ci|ci-debian13) ci_run=true ;; esac
 # Left out of CI on both platforms (the 90-minute budget): the single topology's switch through
-# every recipe (eight converges of the whole topology, ~15 minutes of a slot); each recipe's own
-# scenario runs in CI. "--platform debian13", "debian12" or "all" runs it.
+# every recipe (eight converges of the whole topology, about ten minutes of a slot: 568 s in
+# docs/benchmarks.md); each recipe's own scenario runs in CI. "--platform debian13", "debian12" or "all" runs it.
 CI_DESELECT=test_switch_recipe_converges_twice_and_serves
 # The scenario the ansible-core matrix converges with its newest ansible-core as the controller
 # (scripts/ci/matrix.sh): one of the shortest (about 140 s), a whole recipe (web2py_frontend's
