@@ -1,0 +1,206 @@
+"""Scenario acme: certificates from Pebble (the ACME test server) on every kind of endpoint.
+
+The tests run on the Pebble container; each endpoint host is reached with testinfra.get_host
+and checked from itself, by the DNS name Pebble validated (Docker's network aliases).
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from conftest import changed_tasks, node, recap_changed, request_loop, run_playbook
+
+INSTANCE = os.environ.get("MOLECULE_INSTANCE", "instance")
+PEBBLE = f"{INSTANCE}-pebble"
+testinfra_hosts = [f"ansible://{PEBBLE}"]
+# Inventory name -> (the certificate's DNS name, the recipe, how certbot answers challenges).
+ENDPOINTS = {
+    INSTANCE: ("nginx.web2py.test", "nginx_uwsgi", "webroot"),
+    f"{INSTANCE}-apache": ("apache.web2py.test", "apache_wsgi", "webroot"),
+    f"{INSTANCE}-lighttpd": ("lighttpd.web2py.test", "lighttpd_fcgi", "webroot"),
+    f"{INSTANCE}-lb": ("lb.web2py.test", "haproxy", "standalone"),
+}
+ROOT = "/tmp/pebble-root.pem"
+CA_BUNDLE = "/etc/web2py-deploy/acme/ca-bundle.pem"
+LIVE = "/etc/web2py-deploy/tls/live.pem"
+WEBROOT = "/var/lib/web2py-deploy/acme/.well-known/acme-challenge"
+HOOK = "/usr/local/libexec/web2py-deploy/acme-deploy"
+
+
+@pytest.fixture(scope="module")
+def pebble_root(host) -> str:
+    """Pebble's current root (it makes a new one at each start), read from its management port."""
+    out = host.run(f"curl -sf --cacert /etc/pebble/ca.crt https://{PEBBLE}:15000/roots/0")
+    assert out.rc == 0 and "BEGIN CERTIFICATE" in out.stdout, out.stderr
+    return out.stdout
+
+
+def endpoint(name: str, pebble_root: str):
+    """The endpoint host, with Pebble's root written where the tests' clients read it."""
+    target = node(name)
+    assert target.run(f"printf %s {shlex.quote(pebble_root)} > {ROOT}").rc == 0
+    return target
+
+
+def served(target, dns: str) -> dict[str, str]:
+    """What the endpoint serves on 443 under its name: openssl's verdict against Pebble's root,
+    the leaf's serial and issuer."""
+    out = target.run(
+        f"echo | timeout 10 openssl s_client -connect {dns}:443 -servername {dns} -CAfile {ROOT} "
+        f"-verify_return_error -showcerts 2>&1"
+    )
+    leaf = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", out.stdout, re.S)
+    assert leaf, out.stdout[-2000:]
+    info = target.run(f"printf '%s\\n' {shlex.quote(leaf.group(0))} | openssl x509 -noout -serial -issuer -ext subjectAltName")
+    verdict = re.search(r"Verify return code: (\d+ \([^)]*\))", out.stdout)
+    return {"verify": verdict.group(1) if verdict else out.stdout[-500:], "details": info.stdout}
+
+
+def serial(target, dns: str) -> str:
+    return re.search(r"serial=(\w+)", served(target, dns)["details"]).group(1)
+
+
+@pytest.mark.parametrize("name", ENDPOINTS)
+def test_served_chain_verifies_against_pebbles_root(name, pebble_root):
+    """Issuance: each endpoint serves Pebble's certificate for its name, and the chain it sends
+    verifies against Pebble's root; a verified HTTPS request reaches web2py."""
+    dns, _recipe, _auth = ENDPOINTS[name]
+    target = endpoint(name, pebble_root)
+    result = served(target, dns)
+    assert result["verify"] == "0 (ok)", result
+    assert f"DNS:{dns}" in result["details"] and "Pebble Intermediate" in result["details"], result
+    out = target.run(f"curl -sS --max-time 20 --cacert {ROOT} https://{dns}/probe/default/ping")
+    assert out.rc == 0 and out.stdout == "pong", (out.stdout, out.stderr)
+
+
+@pytest.mark.parametrize("name", ENDPOINTS)
+def test_certbot_lineage_files_and_timer(name):
+    """certbot's renewal settings name Pebble, the authenticator and the deploy hook; the
+    account key and the certificate files are root's alone; certbot.timer runs."""
+    dns, _recipe, auth = ENDPOINTS[name]
+    target = node(name)
+    conf = target.file(f"/etc/letsencrypt/renewal/{dns}.conf").content_string
+    assert f"server = https://{PEBBLE}:14000/dir" in conf
+    assert f"authenticator = {auth}" in conf
+    assert f"renew_hook = {HOOK}" in conf
+    live = target.file(LIVE)
+    assert (live.user, live.group, live.mode, live.is_symlink) == ("root", "root", 0o600, False)
+    keys = target.run("find /etc/letsencrypt/accounts -name private_key.json -printf '%u %m\\n'").stdout.split("\n")
+    assert [line for line in keys if line] == ["root 400"], keys
+    for folder in ("accounts", "archive", "live"):
+        assert target.file(f"/etc/letsencrypt/{folder}").mode == 0o700
+    webroot = target.file(WEBROOT)
+    assert (webroot.user, webroot.mode) == ("root", 0o755)
+    timer = target.service("certbot.timer")
+    assert timer.is_enabled and timer.is_running
+    # The key is nowhere but in root's files: not in the journal of certbot's runs.
+    key_line = target.run(f"sed -n 2p /etc/letsencrypt/live/{dns}/privkey.pem").stdout.strip()
+    assert len(key_line) > 40
+    assert target.run(f"journalctl --no-pager | grep -cF {shlex.quote(key_line)}").stdout.strip() == "0"
+
+
+@pytest.mark.parametrize("name", ENDPOINTS)
+def test_challenge_path_answered_on_plain_http_while_the_rest_redirects(name):
+    """Plain HTTP redirects to HTTPS, but /.well-known/acme-challenge/ is answered: a token in
+    the webroot is served as written by the front ends, and HAProxy routes the path to certbot's
+    loopback port (nothing listens between certbot's runs: 503)."""
+    dns, _recipe, auth = ENDPOINTS[name]
+    target = node(name)
+    redirect = target.run(f"curl -s -o /dev/null -w '%{{http_code}} %{{redirect_url}}' http://{dns}/probe/default/ping")
+    assert redirect.stdout.startswith("301 https://"), redirect.stdout
+    missing = target.run(f"curl -s -o /dev/null -w '%{{http_code}}' http://{dns}/.well-known/acme-challenge/no-such-token")
+    if auth == "webroot":
+        assert missing.stdout == "404", missing.stdout
+        token = "t0ken-" + str(time.time_ns())
+        assert target.run(f"printf %s {token}.thumbprint > {WEBROOT}/{token}").rc == 0
+        try:
+            got = target.run(f"curl -s -w ' %{{http_code}}' http://{dns}/.well-known/acme-challenge/{token}")
+            assert got.stdout == f"{token}.thumbprint 200", got.stdout
+        finally:
+            target.run(f"rm -f {WEBROOT}/{token}")
+    else:
+        assert missing.stdout == "503", missing.stdout
+    # The path is not a way around the redirect into web2py or the admin.
+    for path in ("/.well-known/acme-challenge/../../admin/default/index", "/.well-known/acme-challenge/%2e%2e/probe/default/ping"):
+        out = target.run(f"curl -s --path-as-is -o /dev/null -w '%{{http_code}}' http://{dns}{path}")
+        assert out.stdout in ("301", "400", "403", "404", "503"), (path, out.stdout)
+
+
+def renew_under_load(name: str, pebble_root: str, renew: str) -> tuple[dict, str, str]:
+    """Runs the renewal command while a request loop (a new connection per request) runs
+    against the endpoint; the loop's counts and the serial before and after."""
+    dns = ENDPOINTS[name][0]
+    target = endpoint(name, pebble_root)
+    before = serial(target, dns)
+    stop = "/tmp/acme-loop-stop"
+    target.run(f"rm -f {stop}")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        loop = pool.submit(request_loop, target, 2000, f"https://{dns}/probe/default/ping", 0.02, stop)
+        time.sleep(2)
+        out = target.run(renew)
+        time.sleep(3)
+        target.run(f"touch {stop}")
+        counts = loop.result(timeout=180)
+    assert out.rc == 0, out.stdout + out.stderr
+    after = serial(target, dns)
+    assert served(target, dns)["verify"] == "0 (ok)"
+    return counts, before, after
+
+
+@pytest.mark.parametrize("name", ENDPOINTS)
+def test_forced_renewal_swaps_the_certificate_with_no_failed_request(name, pebble_root):
+    """certbot renew --force-renewal (what the timer runs, forced): the deploy hook swaps
+    live.pem and reloads the server; the served serial changes and no request fails."""
+    dns = ENDPOINTS[name][0]
+    counts, before, after = renew_under_load(
+        name, pebble_root,
+        f"env REQUESTS_CA_BUNDLE={CA_BUNDLE} certbot renew --cert-name {dns} --force-renewal --no-random-sleep-on-renew",
+    )
+    assert before != after
+    assert counts["failed"] == 0 and counts["ok"] > 50, counts
+
+
+@pytest.mark.parametrize("name", ENDPOINTS)
+def test_certbot_timer_service_renews_a_due_certificate(name, pebble_root):
+    """certbot.service, as certbot.timer starts it (the unit's environment from the role's
+    drop-in): a certificate due for renewal (renew_before_expiry beyond Pebble's 5 years) is
+    renewed and served, with no failed request."""
+    dns = ENDPOINTS[name][0]
+    target = node(name)
+    conf = f"/etc/letsencrypt/renewal/{dns}.conf"
+    assert target.run(f"cp -p {conf} /tmp/renewal.conf && sed -i '1i renew_before_expiry = 3000 days' {conf}").rc == 0
+    try:
+        counts, before, after = renew_under_load(
+            name, pebble_root, "systemctl start certbot.service && systemctl show -p Result --value certbot.service")
+    finally:
+        target.run(f"cp -p /tmp/renewal.conf {conf}")
+    assert before != after
+    assert counts["failed"] == 0 and counts["ok"] > 50, counts
+
+
+def test_converge_puts_back_what_a_hand_changed_and_then_changes_nothing(pebble_root):
+    """live.pem replaced by the self-signed pair and an account key made world-readable on
+    every host: the next converge runs the deploy hook and fixes the mode (certbot asks
+    Pebble for nothing); a run after that changes nothing."""
+    for name in ENDPOINTS:
+        target = node(name)
+        assert target.run(f"cat /etc/web2py-deploy/tls/server.crt /etc/web2py-deploy/tls/server.key > {LIVE}").rc == 0
+        assert target.run("find /etc/letsencrypt/accounts -name private_key.json -exec chmod 0644 {} +").rc == 0
+    run = run_playbook("converge.yml")
+    assert run.returncode == 0, run.stdout[-3000:]
+    changed_banners = changed_tasks(run.stdout)
+    assert any("Put the lineage's certificate back into live.pem" in banner for banner in changed_banners), changed_banners
+    assert any("Make certbot's account keys root's alone again" in banner for banner in changed_banners), changed_banners
+    assert not any("Ask the ACME server" in banner for banner in changed_banners), changed_banners
+    changed = recap_changed(run.stdout)
+    assert all(changed.get(name, 0) > 0 for name in ENDPOINTS), changed
+    for name, (dns, _recipe, _auth) in ENDPOINTS.items():
+        target = endpoint(name, pebble_root)
+        assert served(target, dns)["verify"] == "0 (ok)"
+        assert target.run("find /etc/letsencrypt/accounts -name private_key.json -printf '%m'").stdout == "400"
+    again = run_playbook("converge.yml")
+    assert again.returncode == 0 and not any(recap_changed(again.stdout).values()), again.stdout[-3000:]
