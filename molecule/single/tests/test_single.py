@@ -182,10 +182,10 @@ def test_only_the_front_end_listens_on_public_addresses(host):
 SWITCH = [
     ("apache_wsgi", {"apache2"}),
     ("apache_proxy", {"apache2", "web2py"}),
-    ("lighttpd_fcgi", {"lighttpd", "web2py-fcgi.socket"}),
+    ("lighttpd_fcgi", {"lighttpd", "lighttpd.socket", "web2py-fcgi.socket"}),
     ("standalone", {"web2py"}),
 ]
-ALL_UNITS = {"nginx", "uwsgi-emperor", "apache2", "lighttpd", "web2py-fcgi.socket", "web2py-fcgi", "web2py"}
+ALL_UNITS = {"nginx", "uwsgi-emperor", "apache2", "lighttpd", "lighttpd.socket", "web2py-fcgi.socket", "web2py-fcgi", "web2py"}
 
 
 def unit_up(host, unit: str) -> tuple[bool, bool]:
