@@ -238,3 +238,23 @@ def test_deploy_hook_keeps_the_certificate_when_the_new_key_does_not_match(pebbl
     assert other.rc == 0, other.stderr
     assert (target.file(LIVE).sha256sum, serial(target, dns)) == before
     assert served(target, dns)["verify"] == "0 (ok)"
+
+
+def test_acme_turned_off_then_on_again(pebble_root):
+    """ACME turned off on a host: certbot's lineage is deleted (the timer renews nothing this
+    collection no longer wants), live.pem goes, the site serves its self-signed certificate.
+    Turned on again: a new certificate from Pebble, served and verified."""
+    dns = ENDPOINTS[INSTANCE][0]
+    target = endpoint(INSTANCE, pebble_root)
+    off = run_playbook("converge.yml", "--limit", INSTANCE, "-e", '{"web2py_tls_acme": false}')
+    assert off.returncode == 0, off.stdout[-3000:]
+    assert any("Delete the ACME certificates" in banner for banner in changed_tasks(off.stdout)), changed_tasks(off.stdout)
+    assert not target.file(f"/etc/letsencrypt/renewal/{dns}.conf").exists
+    assert not target.file(LIVE).exists
+    out = target.run(f"echo | timeout 10 openssl s_client -connect {dns}:443 -servername {dns} 2>/dev/null | openssl x509 -noout -issuer")
+    assert "Pebble" not in out.stdout and out.stdout.strip(), out.stdout
+    on = run_playbook("converge.yml", "--limit", INSTANCE)
+    assert on.returncode == 0, on.stdout[-3000:]
+    assert any("Ask the ACME server" in banner for banner in changed_tasks(on.stdout)), changed_tasks(on.stdout)
+    result = served(target, dns)
+    assert result["verify"] == "0 (ok)" and "Pebble Intermediate" in result["details"], result
