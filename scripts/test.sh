@@ -208,7 +208,7 @@ case "$what" in
     # (two clusters at once on two cores starve each other); then the other scenarios, the
     # longest first on each platform (LONGEST: their order in docs/benchmarks.md, "The test
     # suite"), so that the last minutes are not one long scenario alone in its slot.
-    LONGEST=(postgres haproxy nginx_uwsgi web2py lighttpd_fcgi apache_proxy apache_wsgi redis)
+    LONGEST=(postgres acme haproxy nginx_uwsgi web2py lighttpd_fcgi apache_proxy apache_wsgi redis)
     names=()
     for name in "${LONGEST[@]}"; do [ -f "molecule/$name/molecule.yml" ] && names+=("$name"); done
     for dir in molecule/*/; do
