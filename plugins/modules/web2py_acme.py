@@ -23,6 +23,9 @@ description:
   - When the lineage is as asked but O(request.live_file) does not hold its certificate chain and
     key, the deploy hook runs alone (C(RENEWED_LINEAGE) set), to put them back.
   - certbot's account keys readable by anyone but root are set back to C(0400).
+  - With O(prune), once the lineage is in place, certbot's other lineages whose deploy hook is
+    O(request.deploy_hook) (earlier requests for other names) are deleted, so the timer stops
+    renewing them. A failed issuance deletes nothing.
   - The key never leaves the host and is never read into the module's result.
   - The endpoint must already serve the HTTP-01 challenges (a webroot served on plain HTTP, or a
     proxy that routes C(/.well-known/acme-challenge/) to the standalone server), so run the
@@ -61,7 +64,7 @@ options:
       http01_port:
         description: Loopback port of certbot's standalone server (standalone authenticator).
         type: int
-        default: 8402
+        default: 402
       deploy_hook:
         description: The deploy hook certbot saves in the lineage and runs after each issuance.
         type: path
@@ -85,6 +88,10 @@ options:
     type: str
     choices: [webroot, standalone]
     default: webroot
+  prune:
+    description: Delete the other lineages with the same deploy hook once this one is in place.
+    type: bool
+    default: true
   config_dir:
     description: certbot's configuration folder.
     type: path
@@ -111,7 +118,7 @@ EXAMPLES = r"""
   web2py.deploy.web2py_acme:
     request: "{{ web2py_tls_acme_request }}"
 
-- name: Behind HAProxy (the challenge path routed to certbot on 127.0.0.1:8402)
+- name: Behind HAProxy (the challenge path routed to certbot on 127.0.0.1:402)
   web2py.deploy.web2py_acme:
     request: "{{ web2py_tls_acme_request }}"
     authenticator: standalone
@@ -132,6 +139,11 @@ reasons:
   type: list
   elements: str
   sample: ["no lineage www.example.org", "server: https://old.example/dir"]
+pruned:
+  description: The other lineages deleted (or that would be, in check mode).
+  returned: always
+  type: list
+  elements: str
 account_keys_fixed:
   description: Account keys set back to 0400.
   returned: always
@@ -145,6 +157,7 @@ import stat
 from ansible.module_utils.basic import AnsibleModule
 
 OPENSSL = "openssl"
+ROOT_UID = 0  # the live file's owner
 
 
 def read_renewal(path: str) -> dict[str, str] | None:
@@ -199,8 +212,12 @@ def certificate_names(module: AnsibleModule, cert: str) -> list[str] | None:
 
 
 def live_file_current(lineage: str, live_file: str) -> bool:
-    """Whether the live file holds the lineage's fullchain.pem then privkey.pem, byte for byte."""
+    """Whether the live file is a regular file of root's alone (0600, one link, not a link) and
+    holds the lineage's fullchain.pem then privkey.pem, byte for byte."""
     try:
+        info = os.lstat(live_file)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != ROOT_UID or stat.S_IMODE(info.st_mode) != 0o600 or info.st_nlink != 1:
+            return False
         wanted = b""
         for name in ("fullchain.pem", "privkey.pem"):
             with open(os.path.join(lineage, name), "rb") as stream:
@@ -228,6 +245,18 @@ def fix_account_key(path: str) -> None:
         os.fchmod(descriptor, 0o400)
     finally:
         os.close(descriptor)
+
+
+def other_lineages(config_dir: str, name: str, hook: str) -> list[str]:
+    """certbot's lineages but NAME whose renewal settings name HOOK as their deploy hook."""
+    folder = os.path.join(config_dir, "renewal")
+    found = []
+    for entry in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        if entry.endswith(".conf") and entry[:-5] != name:
+            settings = read_renewal(os.path.join(folder, entry)) or {}
+            if settings.get("renew_hook") == hook:
+                found.append(entry[:-5])
+    return found
 
 
 def certbot_argv(request: dict, authenticator: str, force: bool) -> list[str]:
@@ -258,7 +287,7 @@ def main() -> None:
                     "server": {"type": "str", "required": True},
                     "email": {"type": "str", "default": ""},
                     "webroot": {"type": "path", "required": True},
-                    "http01_port": {"type": "int", "default": 8402},
+                    "http01_port": {"type": "int", "default": 402},
                     "deploy_hook": {"type": "path", "required": True},
                     "live_file": {"type": "path", "required": True},
                     "ca_bundle": {"type": "path", "default": ""},
@@ -266,6 +295,7 @@ def main() -> None:
                 },
             },
             "authenticator": {"type": "str", "choices": ["webroot", "standalone"], "default": "webroot"},
+            "prune": {"type": "bool", "default": True},
             "config_dir": {"type": "path", "default": "/etc/letsencrypt"},
         },
         supports_check_mode=True,
@@ -294,9 +324,10 @@ def main() -> None:
     issued = bool(reasons)
     hook_ran = not issued and not live_file_current(lineage, request["live_file"])
     loose = loose_account_keys(config_dir)
+    stale = other_lineages(config_dir, name, request["deploy_hook"]) if module.params["prune"] else []
     result = {
-        "changed": issued or hook_ran or bool(loose), "issued": issued, "hook_ran": hook_ran, "reasons": reasons,
-        "account_keys_fixed": loose,
+        "changed": issued or hook_ran or bool(loose) or bool(stale), "issued": issued, "hook_ran": hook_ran,
+        "reasons": reasons, "account_keys_fixed": loose, "pruned": stale,
     }
     if module._diff:
         result["diff"] = {
@@ -326,6 +357,13 @@ def main() -> None:
             module.fail_json(msg="web2py_acme: the deploy hook %s failed for %s" % (request["deploy_hook"], lineage),
                              rc=rc, stdout=out, stderr=err)
         result.update(stdout=out, stderr=err)
+    # Only now, with this lineage in place: the certificates of earlier requests.
+    for other in stale:
+        rc, out, err = module.run_command(["certbot", "delete", "--non-interactive", "--cert-name", other],
+                                          environ_update={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
+        if rc != 0:
+            module.fail_json(msg="web2py_acme: certbot could not delete the earlier lineage %s" % other,
+                             rc=rc, stdout=out, stderr=err)
     module.exit_json(**result)
 
 

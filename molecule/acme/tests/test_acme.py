@@ -124,6 +124,11 @@ def test_challenge_path_answered_on_plain_http_while_the_rest_redirects(name):
             target.run(f"rm -f {WEBROOT}/{token}")
     else:
         assert missing.stdout == "503", missing.stdout
+        # Only token-shaped paths go to certbot's port; a privileged one no local user can take.
+        other = target.run(f"curl -s -o /dev/null -w '%{{http_code}}' http://{dns}/.well-known/acme-challenge/a.b")
+        assert other.stdout == "301", other.stdout
+        bind = target.run("runuser -u web2py -- python3 -c \"import socket; socket.socket().bind(('127.0.0.1', 402))\"")
+        assert bind.rc != 0 and "PermissionError" in bind.stderr, (bind.rc, bind.stderr)
     # The path is not a way around the redirect into web2py or the admin.
     for path in ("/.well-known/acme-challenge/../../admin/default/index", "/.well-known/acme-challenge/%2e%2e/probe/default/ping"):
         out = target.run(f"curl -s --path-as-is -o /dev/null -w '%{{http_code}}' http://{dns}{path}")
@@ -201,7 +206,10 @@ def test_converge_puts_back_what_a_hand_changed_and_then_changes_nothing(pebble_
     Pebble for nothing); a run after that changes nothing."""
     for name in ENDPOINTS:
         target = node(name)
-        assert target.run(f"cat /etc/web2py-deploy/tls/server.crt /etc/web2py-deploy/tls/server.key > {LIVE}").rc == 0
+        if name.endswith("-lb"):  # the right content, readable by everyone
+            assert target.run(f"chmod 0644 {LIVE}").rc == 0
+        else:
+            assert target.run(f"cat /etc/web2py-deploy/tls/server.crt /etc/web2py-deploy/tls/server.key > {LIVE}").rc == 0
         assert target.run("find /etc/letsencrypt/accounts -name private_key.json -exec chmod 0644 {} +").rc == 0
     run = run_playbook("converge.yml")
     assert run.returncode == 0, run.stdout[-3000:]
@@ -214,6 +222,7 @@ def test_converge_puts_back_what_a_hand_changed_and_then_changes_nothing(pebble_
         target = endpoint(name, pebble_root)
         assert served(target, dns)["verify"] == "0 (ok)"
         assert target.run("find /etc/letsencrypt/accounts -name private_key.json -printf '%m'").stdout == "400"
+        assert target.file(LIVE).mode == 0o600
     again = run_playbook("converge.yml")
     assert again.returncode == 0 and not any(recap_changed(again.stdout).values()), again.stdout[-3000:]
 
@@ -239,17 +248,23 @@ def test_deploy_hook_keeps_the_certificate_when_the_new_key_does_not_match(pebbl
     assert served(target, dns)["verify"] == "0 (ok)"
 
 
-def test_acme_turned_off_then_on_again(pebble_root):
-    """ACME turned off on a host: certbot's lineage is deleted (the timer renews nothing this
-    collection no longer wants), live.pem goes, the site serves its self-signed certificate.
-    Turned on again: a new certificate from Pebble, served and verified."""
+def test_other_domains_then_acme_off_then_on_again(pebble_root):
+    """Another name: a new certificate, and only then the earlier lineage deleted. ACME turned
+    off: certbot's lineage deleted (the timer renews nothing this collection no longer wants), the
+    site back on its self-signed certificate. Turned on again: a new certificate from Pebble."""
     dns = ENDPOINTS[INSTANCE][0]
     target = endpoint(INSTANCE, pebble_root)
+    other = run_playbook("converge.yml", "--limit", INSTANCE, "-e", '{"web2py_tls_acme_domains": ["nginx2.web2py.test"]}')
+    assert other.returncode == 0, other.stdout[-3000:]
+    assert '"issued": true' in other.stdout, other.stdout[-3000:]
+    assert re.search(r'"pruned": \[\s*"' + re.escape(dns) + '"', other.stdout), other.stdout[-3000:]
+    assert not target.file(f"/etc/letsencrypt/renewal/{dns}.conf").exists
+    result = served(target, "nginx2.web2py.test")
+    assert result["verify"] == "0 (ok)" and "DNS:nginx2.web2py.test" in result["details"], result
     off = run_playbook("converge.yml", "--limit", INSTANCE, "-e", '{"web2py_tls_acme": false}')
     assert off.returncode == 0, off.stdout[-3000:]
     assert any("Delete the ACME certificates" in banner for banner in changed_tasks(off.stdout)), changed_tasks(off.stdout)
-    assert not target.file(f"/etc/letsencrypt/renewal/{dns}.conf").exists
-    assert not target.file(LIVE).exists
+    assert not target.file("/etc/letsencrypt/renewal/nginx2.web2py.test.conf").exists
     out = target.run(f"echo | timeout 10 openssl s_client -connect {dns}:443 -servername {dns} 2>/dev/null | openssl x509 -noout -issuer")
     assert "Pebble" not in out.stdout and out.stdout.strip(), out.stdout
     on = run_playbook("converge.yml", "--limit", INSTANCE)
@@ -257,3 +272,28 @@ def test_acme_turned_off_then_on_again(pebble_root):
     assert '"issued": true' in on.stdout, on.stdout[-3000:]
     result = served(target, dns)
     assert result["verify"] == "0 (ok)" and "Pebble Intermediate" in result["details"], result
+
+
+def test_a_failed_deploy_is_retried_by_certbot_service_and_fails_it_meanwhile(pebble_root):
+    """The timer's renewal while nginx's configuration fails its check (an operator's typo):
+    live.pem stays, certbot.service fails (its ExecStartPost, the deploy hook's --sync); once
+    the typo is gone, the next run of certbot.service installs the renewed certificate."""
+    dns = ENDPOINTS[INSTANCE][0]
+    target = endpoint(INSTANCE, pebble_root)
+    conf = f"/etc/letsencrypt/renewal/{dns}.conf"
+    before = target.file(LIVE).sha256sum
+    typo = "/etc/nginx/conf.d/zz-operator-typo.conf"
+    assert target.run(f"echo 'bogus_directive on;' > {typo} && cp -p {conf} /tmp/renewal.conf "
+                      f"&& sed -i '1i renew_before_expiry = 3000 days' {conf}").rc == 0
+    try:
+        failed = target.run("systemctl start certbot.service")
+        result = target.run("systemctl show -p Result --value certbot.service").stdout.strip()
+    finally:
+        target.run(f"cp -p /tmp/renewal.conf {conf}; rm -f {typo}")
+    assert failed.rc != 0 and result == "exit-code", (failed.rc, result)
+    assert target.file(LIVE).sha256sum == before
+    assert "fails its check before the new certificate" in target.run("journalctl -u certbot.service --no-pager -n 30").stdout
+    retried = target.run("systemctl start certbot.service")
+    assert retried.rc == 0, retried.stderr
+    lineage_serial = target.run(f"openssl x509 -in /etc/letsencrypt/live/{dns}/cert.pem -noout -serial").stdout.strip()
+    assert target.file(LIVE).sha256sum != before and lineage_serial == "serial=" + serial(target, dns)

@@ -40,6 +40,7 @@ class FakeHost:
 
 @pytest.fixture
 def host(monkeypatch):
+    monkeypatch.setattr(web2py_acme, "ROOT_UID", os.getuid())  # the tests' files are the runner's
     fake = FakeHost()
     monkeypatch.setattr(basic.AnsibleModule, "run_command", fake.run_command)
     return fake
@@ -69,6 +70,7 @@ def lineage(tmp_path, settings=None, live=True):
         (config / "live" / "www.example.org" / name).write_text(body)
     if live:
         (tmp_path / "live.pem").write_text("CERT\nCHAIN\nKEY\n")
+        (tmp_path / "live.pem").chmod(0o600)
     return str(config)
 
 
@@ -183,3 +185,28 @@ def test_loose_account_keys_are_set_back_and_links_are_left_alone(tmp_path, host
 def test_a_lineage_name_with_a_slash_is_refused(tmp_path, host):
     ok, result = run({"request": request(tmp_path, name="../x"), "config_dir": str(tmp_path)})
     assert not ok and "request.name" in result["msg"]
+
+
+def test_a_live_file_readable_by_others_is_written_again(tmp_path, host):
+    config = lineage(tmp_path)
+    (tmp_path / "live.pem").chmod(0o644)
+    ok, result = run({"request": request(tmp_path), "config_dir": config})
+    assert ok and result["hook_ran"], result
+
+
+def test_earlier_lineages_are_deleted_only_once_the_new_one_is_in_place(tmp_path, monkeypatch):
+    config = lineage(tmp_path)
+    (tmp_path / "letsencrypt" / "renewal" / "old.example.org.conf").write_text("[renewalparams]\nrenew_hook = %s\n" % HOOK)
+    (tmp_path / "letsencrypt" / "renewal" / "other.example.org.conf").write_text("[renewalparams]\nrenew_hook = /x\n")
+    monkeypatch.setattr(web2py_acme, "ROOT_UID", os.getuid())
+    failing = FakeHost(certbot_rc=1)
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", failing.run_command)
+    ok, result = run({"request": request(tmp_path, server="https://new.example/dir"), "config_dir": config})
+    assert not ok and len(failing.ran("certbot")) == 1  # certonly only: nothing deleted
+    fake = FakeHost()
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", fake.run_command)
+    ok, result = run({"request": request(tmp_path), "config_dir": config}, check_mode=True)
+    assert ok and result["pruned"] == ["old.example.org"] and not fake.ran("certbot")
+    ok, result = run({"request": request(tmp_path), "config_dir": config})
+    assert ok and result["changed"] and result["pruned"] == ["old.example.org"]
+    assert [call[0] for call in fake.ran("certbot")] == [["certbot", "delete", "--non-interactive", "--cert-name", "old.example.org"]]
