@@ -21,7 +21,10 @@ description:
     the deploy hook in the lineage's settings and runs it after the issuance and after every
     renewal (C(certbot.timer)).
   - When the lineage is as asked but O(request.live_file) does not hold its certificate chain and
-    key, the deploy hook runs alone (C(RENEWED_LINEAGE) set), to put them back.
+    key (root's, C(0600)), or the hook left C(<live_file>.reload-pending) (a server's
+    configuration failed its check), the deploy hook runs alone (C(RENEWED_LINEAGE) set).
+  - certbot reports success even when its deploy hook failed; after an issuance the module checks
+    the live file and fails (keeping earlier lineages) when the hook did not install it.
   - certbot's account keys readable by anyone but root are set back to C(0400).
   - With O(prune), once the lineage is in place, certbot's other lineages whose deploy hook is
     O(request.deploy_hook) (earlier requests for other names) are deleted, so the timer stops
@@ -41,7 +44,7 @@ options:
     required: true
     suboptions:
       name:
-        description: certbot's lineage (C(--cert-name)), by convention the first domain.
+        description: certbot's lineage (C(--cert-name)); M(web2py.deploy.web2py_tls) names it after the first domain in sorted order.
         type: str
         required: true
       domains:
@@ -322,7 +325,9 @@ def main() -> None:
             reasons.append("names: %s" % ", ".join(names))
 
     issued = bool(reasons)
-    hook_ran = not issued and not live_file_current(lineage, request["live_file"])
+    # The hook owes the servers a reload when it left this file (their configuration failed).
+    pending = request["live_file"] + ".reload-pending"
+    hook_ran = not issued and (not live_file_current(lineage, request["live_file"]) or os.path.lexists(pending))
     loose = loose_account_keys(config_dir)
     stale = other_lineages(config_dir, name, request["deploy_hook"]) if module.params["prune"] else []
     result = {
@@ -351,6 +356,12 @@ def main() -> None:
                                  "what %s holds)" % (", ".join(request["domains"]), request["live_file"]),
                              rc=rc, stdout=out, stderr=err, cmd=argv, **{k: v for k, v in result.items() if k != "changed"})
         result.update(stdout=out, stderr=err, cmd=argv)
+        # certbot reports success even when its deploy hook failed: check what the hook did.
+        if not live_file_current(lineage, request["live_file"]) or os.path.lexists(pending):
+            module.fail_json(msg="web2py_acme: certbot obtained the certificate for %s, but its deploy hook did not install "
+                                 "it in %s or reload the servers (see stderr); earlier certificates are kept"
+                                 % (", ".join(request["domains"]), request["live_file"]),
+                             rc=rc, stdout=out, stderr=err, cmd=argv)
     elif hook_ran:
         rc, out, err = module.run_command([request["deploy_hook"]], environ_update={"RENEWED_LINEAGE": lineage})
         if rc != 0:

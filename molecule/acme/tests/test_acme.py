@@ -127,6 +127,7 @@ def test_challenge_path_answered_on_plain_http_while_the_rest_redirects(name):
         # Only token-shaped paths go to certbot's port; a privileged one no local user can take.
         other = target.run(f"curl -s -o /dev/null -w '%{{http_code}}' http://{dns}/.well-known/acme-challenge/a.b")
         assert other.stdout == "301", other.stdout
+        assert "server certbot 127.0.0.1:402" in target.file("/etc/haproxy/haproxy.cfg").content_string
         bind = target.run("runuser -u web2py -- python3 -c \"import socket; socket.socket().bind(('127.0.0.1', 402))\"")
         assert bind.rc != 0 and "PermissionError" in bind.stderr, (bind.rc, bind.stderr)
     # The path is not a way around the redirect into web2py or the admin.
@@ -264,6 +265,7 @@ def test_other_domains_then_acme_off_then_on_again(pebble_root):
     assert off.returncode == 0, off.stdout[-3000:]
     assert any("Delete the ACME certificates" in banner for banner in changed_tasks(off.stdout)), changed_tasks(off.stdout)
     assert not target.file("/etc/letsencrypt/renewal/nginx2.web2py.test.conf").exists
+    assert target.file(LIVE).exists  # kept: the servers read it until their new configuration is live
     out = target.run(f"echo | timeout 10 openssl s_client -connect {dns}:443 -servername {dns} 2>/dev/null | openssl x509 -noout -issuer")
     assert "Pebble" not in out.stdout and out.stdout.strip(), out.stdout
     on = run_playbook("converge.yml", "--limit", INSTANCE)
@@ -274,25 +276,29 @@ def test_other_domains_then_acme_off_then_on_again(pebble_root):
 
 
 def test_a_failed_deploy_is_retried_by_certbot_service_and_fails_it_meanwhile(pebble_root):
-    """The timer's renewal while nginx's configuration fails its check (an operator's typo):
-    live.pem stays, certbot.service fails (its ExecStartPost, the deploy hook's --sync); once
-    the typo is gone, the next run of certbot.service installs the renewed certificate."""
+    """The timer's renewal while nginx's configuration fails its check (an operator's typo, with
+    the previous certificate too): live.pem holds the new certificate but nginx still serves the
+    old one, a reload is owed, and certbot.service fails (its ExecStartPost, the deploy hook's
+    --sync); once the typo is gone, the next run of certbot.service reloads nginx."""
     dns = ENDPOINTS[INSTANCE][0]
     target = endpoint(INSTANCE, pebble_root)
     conf = f"/etc/letsencrypt/renewal/{dns}.conf"
-    before = target.file(LIVE).sha256sum
+    before = serial(target, dns)
     typo = "/etc/nginx/conf.d/zz-operator-typo.conf"
     assert target.run(f"echo 'bogus_directive on;' > {typo} && cp -p {conf} /tmp/renewal.conf "
                       f"&& sed -i '1i renew_before_expiry = 3000 days' {conf}").rc == 0
     try:
         failed = target.run("systemctl start certbot.service")
         result = target.run("systemctl show -p Result --value certbot.service").stdout.strip()
+        during = serial(target, dns)
+        owed = target.file(LIVE + ".reload-pending").exists
     finally:
         target.run(f"cp -p /tmp/renewal.conf {conf}; rm -f {typo}")
     assert failed.rc != 0 and result == "exit-code", (failed.rc, result)
-    assert target.file(LIVE).sha256sum == before
-    assert "fails its check before the new certificate" in target.run("journalctl -u certbot.service --no-pager -n 30").stdout
+    assert during == before and owed
+    assert "fails its check" in target.run("journalctl -u certbot.service --no-pager -n 50").stdout
     retried = target.run("systemctl start certbot.service")
     assert retried.rc == 0, retried.stderr
     lineage_serial = target.run(f"openssl x509 -in /etc/letsencrypt/live/{dns}/cert.pem -noout -serial").stdout.strip()
-    assert target.file(LIVE).sha256sum != before and lineage_serial == "serial=" + serial(target, dns)
+    assert lineage_serial == "serial=" + serial(target, dns) and lineage_serial != "serial=" + before
+    assert not target.file(LIVE + ".reload-pending").exists

@@ -20,8 +20,9 @@ WEBROOT = "/var/lib/web2py-deploy/acme"
 class FakeHost:
     """What run_command sees: the certificate's names and validity, certbot's and the hook's answers."""
 
-    def __init__(self, names=("www.example.org",), valid=True, certbot_rc=0, hook_rc=0):
+    def __init__(self, names=("www.example.org",), valid=True, certbot_rc=0, hook_rc=0, on_certonly=None):
         self.names, self.valid, self.certbot_rc, self.hook_rc = list(names), valid, certbot_rc, hook_rc
+        self.on_certonly = on_certonly  # what certbot and its deploy hook write
         self.calls: list[tuple[list[str], dict]] = []
 
     def run_command(self, argv, environ_update=None, **_kwargs):
@@ -31,6 +32,8 @@ class FakeHost:
         if argv[0] == "openssl":
             return 0, "X509v3 Subject Alternative Name: \n    " + ", ".join("DNS:" + n for n in self.names) + "\n", ""
         if argv[0] == "certbot":
+            if self.on_certonly and argv[1] == "certonly" and self.certbot_rc == 0:
+                self.on_certonly()
             return self.certbot_rc, "Successfully received certificate.", "" if self.certbot_rc == 0 else "challenge failed"
         return self.hook_rc, "", "" if self.hook_rc == 0 else "refused"
 
@@ -87,6 +90,14 @@ def run(args, check_mode=False, diff=False):
 
 
 def test_no_lineage_runs_certbot_with_the_webroot(tmp_path, host):
+    def issue():  # certbot's new lineage, installed by its deploy hook
+        folder = tmp_path / "none" / "live" / "www.example.org"
+        folder.mkdir(parents=True)
+        (folder / "fullchain.pem").write_text("CERT\n")
+        (folder / "privkey.pem").write_text("KEY\n")
+        (tmp_path / "live.pem").write_text("CERT\nKEY\n")
+        (tmp_path / "live.pem").chmod(0o600)
+    host.on_certonly = issue
     ok, result = run({"request": request(tmp_path, ca_bundle="/etc/web2py-deploy/acme/ca-bundle.pem"),
                       "config_dir": str(tmp_path / "none")})
     assert ok and result["changed"] and result["issued"] and not result["hook_ran"]
@@ -210,3 +221,22 @@ def test_earlier_lineages_are_deleted_only_once_the_new_one_is_in_place(tmp_path
     ok, result = run({"request": request(tmp_path), "config_dir": config})
     assert ok and result["changed"] and result["pruned"] == ["old.example.org"]
     assert [call[0] for call in fake.ran("certbot")] == [["certbot", "delete", "--non-interactive", "--cert-name", "old.example.org"]]
+
+
+def test_an_owed_reload_runs_the_hook_again(tmp_path, host):
+    config = lineage(tmp_path)
+    (tmp_path / "live.pem.reload-pending").write_text("")
+    ok, result = run({"request": request(tmp_path), "config_dir": config})
+    assert ok and result["hook_ran"] and host.ran(HOOK), result
+
+
+def test_a_hook_that_did_not_install_the_new_certificate_fails_and_prunes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(web2py_acme, "ROOT_UID", os.getuid())
+    config = lineage(tmp_path, {"server": "https://old.example/dir"})
+    (tmp_path / "live.pem").write_text("OLD\n")
+    (tmp_path / "letsencrypt" / "renewal" / "old.example.org.conf").write_text("[renewalparams]\nrenew_hook = %s\n" % HOOK)
+    fake = FakeHost()  # certbot exits 0, the hook (its deploy hook) wrote nothing
+    monkeypatch.setattr(basic.AnsibleModule, "run_command", fake.run_command)
+    ok, result = run({"request": request(tmp_path), "config_dir": config})
+    assert not ok and "did not install" in result["msg"]
+    assert [call[0][1] for call in fake.ran("certbot")] == ["certonly"]
