@@ -26,3 +26,18 @@ def no_exit(monkeypatch):
 
     monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
     monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+
+
+def run_module(main, args, check_mode=False, diff=False):
+    """Run a module's main() with ARGS (check and diff mode when asked): (succeeded, result)."""
+    from ansible.module_utils.testing import patch_module_args  # pylint: disable=import-outside-toplevel
+
+    args = dict(args)
+    if check_mode:
+        args["_ansible_check_mode"] = True
+    if diff:
+        args["_ansible_diff"] = True
+    with patch_module_args(args):
+        with pytest.raises((Exit, Fail)) as info:
+            main()
+    return info.type is Exit, info.value.args[0]

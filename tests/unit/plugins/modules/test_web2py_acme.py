@@ -6,11 +6,10 @@ import stat
 
 import pytest
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.web2py.deploy.plugins.modules import web2py_acme
 # no_exit: an autouse fixture (every test of this module)
-from module_harness import Exit, Fail, no_exit  # noqa: F401  # pylint: disable=unused-import
+from module_harness import no_exit, run_module  # noqa: F401  # pylint: disable=unused-import
 
 HOOK = "/usr/local/libexec/web2py-deploy/acme-deploy"
 SERVER = "https://acme.example/dir"
@@ -78,15 +77,7 @@ def lineage(tmp_path, settings=None, live=True):
 
 
 def run(args, check_mode=False, diff=False):
-    args = dict(args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args):
-        with pytest.raises((Exit, Fail)) as info:
-            web2py_acme.main()
-    return info.type is Exit, info.value.args[0]
+    return run_module(web2py_acme.main, args, check_mode, diff)
 
 
 def test_no_lineage_runs_certbot_with_the_webroot(tmp_path, host):

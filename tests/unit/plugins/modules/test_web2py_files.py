@@ -5,11 +5,10 @@ import os
 import stat
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.web2py.deploy.plugins.modules import web2py_files
 # no_exit: an autouse fixture (every test of this module)
-from module_harness import Exit, Fail, no_exit  # noqa: F401  # pylint: disable=unused-import
+from module_harness import no_exit, run_module  # noqa: F401  # pylint: disable=unused-import
 
 
 @pytest.fixture
@@ -23,13 +22,7 @@ def folder(tmp_path):
 
 
 def run(args, check=False, diff=False):
-    args = dict(args)
-    args["_ansible_check_mode"] = check
-    args["_ansible_diff"] = diff
-    with patch_module_args(args):
-        with pytest.raises((Exit, Fail)) as info:
-            web2py_files.main()
-    return info.type is Exit, info.value.args[0]
+    return run_module(web2py_files.main, args, check, diff)
 
 
 def test_creates_updates_and_then_changes_nothing(folder):

@@ -11,26 +11,17 @@ import sys
 import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_native
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.web2py.deploy.plugins.modules import web2py_password
 # no_exit: an autouse fixture (every test of this module)
-from module_harness import Exit, Fail, no_exit  # noqa: F401  # pylint: disable=unused-import
+from module_harness import no_exit, run_module  # noqa: F401  # pylint: disable=unused-import
 
 PASSWORD = "s3cret-Pass!"
 LINE_RE = re.compile(r'^password="pbkdf2\(1000,20,sha512\)\$([0-9a-f]{16})\$([0-9a-f]{40})"\n$')
 
 
 def run(args, check_mode=False, diff=False):
-    args = dict(args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    if diff:
-        args["_ansible_diff"] = True
-    with patch_module_args(args):
-        with pytest.raises((Exit, Fail)) as info:
-            web2py_password.main()
-    return info.type is Exit, info.value.args[0]
+    return run_module(web2py_password.main, args, check_mode, diff)
 
 
 def params_file(root, port=443):

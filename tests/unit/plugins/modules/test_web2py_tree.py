@@ -6,11 +6,10 @@ import pwd
 import stat
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.web2py.deploy.plugins.modules import web2py_tree
 # no_exit: an autouse fixture (every test of this module)
-from module_harness import Exit, Fail, no_exit  # noqa: F401  # pylint: disable=unused-import
+from module_harness import no_exit, run_module  # noqa: F401  # pylint: disable=unused-import
 
 USER = "nobody"
 GROUP = "nogroup"
@@ -60,13 +59,7 @@ def params(root, **extra):
 
 
 def run(args, check_mode=False):
-    args = dict(args)
-    if check_mode:
-        args["_ansible_check_mode"] = True
-    with patch_module_args(args):
-        with pytest.raises((Exit, Fail)) as info:
-            web2py_tree.main()
-    return info.type is Exit, info.value.args[0]
+    return run_module(web2py_tree.main, args, check_mode)
 
 
 def owner(path):
