@@ -1,0 +1,48 @@
+"""scripts/test.sh's queues (`--platform P list`): what CI runs, what it leaves to `ci-rest`, and
+that the two together are the whole suite on both releases."""
+import os
+import subprocess
+
+import pytest
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+SCENARIOS = sorted(name for name in os.listdir(os.path.join(TOP, "molecule"))
+                   if os.path.isfile(os.path.join(TOP, "molecule", name, "molecule.yml")))
+
+
+def queue(platform: str) -> list[str]:
+    run = subprocess.run([os.path.join(TOP, "scripts", "test.sh"), "--platform", platform, "list"],
+                         capture_output=True, text=True, check=True, cwd=TOP, timeout=60)
+    return run.stdout.split()
+
+
+def test_ci_runs_every_scenario_on_debian13_and_the_chosen_ones_on_debian12():
+    ci = queue("ci")
+    assert len(ci) == len(set(ci)), ci
+    # web2py_standalone runs on Debian 13 in the matrix job (with the newest ansible-core).
+    on13 = {item.split("@")[0] for item in ci if item.endswith("@debian13")} | {"web2py_standalone"}
+    assert on13 == set(SCENARIOS)
+    on12 = {item.split("@")[0] for item in ci if item.endswith("@debian12")}
+    assert on12 == {"cluster", "single", "preflight", "web2py", "postgres", "acme"}
+    assert {"static@-", "matrix@-"} <= set(ci)
+
+
+def test_ci_and_ci_rest_together_are_the_whole_suite():
+    ci, rest, everything = queue("ci"), queue("ci-rest"), queue("all")
+    assert not set(ci) & set(rest)
+    assert sorted(ci + rest) == sorted(everything)
+    assert all(item.endswith("@debian12") for item in rest)
+
+
+@pytest.mark.parametrize("platform", ["debian13", "debian12"])
+def test_one_release_runs_every_scenario_once(platform):
+    items = queue(platform)
+    names = [item.split("@")[0] for item in items if item.endswith("@" + platform)]
+    assert sorted(names + ["web2py_standalone"]) == SCENARIOS
+
+
+def test_the_longest_scenarios_start_first():
+    ci = queue("ci")
+    assert ci[:4] == ["cluster@debian13", "static@-", "single@debian13", "matrix@-"]
+    # the second release's run of a long scenario is queued next to the first's, not at the end
+    assert ci.index("acme@debian12") < ci.index("web2py_tls@debian13")
