@@ -265,6 +265,27 @@ def assert_http_redirect(http: Client, https: Client, variable: str, secret: str
     assert https.get("/probe/default/ping").body == "pong"
 
 
+def global_ipv6(host) -> str:
+    """The container's own global IPv6 address (a platform on a network with "ipv6: true",
+    molecule/shared/create.yml)."""
+    fields = host.run("ip -6 -o addr show scope global").stdout.split()
+    assert "inet6" in fields, "no global IPv6 address: the platform's network needs ipv6: true"
+    return fields[fields.index("inet6") + 1].split("/")[0]
+
+
+def assert_ipv6_and_http2(host, https_port: int = 443, http_port: int = 80, path: str = "/probe/default/ping") -> None:
+    """The site answers over IPv4 and over the container's IPv6 address; HTTPS negotiates HTTP/2
+    (ALPN h2) on both, and a client that only speaks HTTP/1.1 is still served. Plain HTTP answers
+    (the probe, or the redirect to HTTPS)."""
+    for address in ("127.0.0.1", "[%s]" % global_ipv6(host)):
+        for flag, version in (("--http2", "2"), ("--http1.1", "1.1")):
+            out = host.run(f"curl -gsk {flag} --max-time 10 -o /dev/null -w '%{{http_version}} %{{http_code}}' "
+                           f"https://{address}:{https_port}{path}")
+            assert out.stdout == f"{version} 200", (address, flag, out.stdout, out.stderr)
+        out = host.run(f"curl -gs --max-time 10 -o /dev/null -w '%{{http_code}}' http://{address}:{http_port}{path}")
+        assert out.stdout in ("200", "301"), (address, out.stdout, out.stderr)
+
+
 def processes(host) -> list[tuple[str, str]]:
     """(user, args) of every process in the container."""
     return [tuple(line.split(None, 1)) for line in host.run("ps -eo user=,args=").stdout.splitlines()]

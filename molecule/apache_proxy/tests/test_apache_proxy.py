@@ -7,6 +7,7 @@ import time
 
 import pytest
 from conftest import (
+    assert_ipv6_and_http2,
     Client,
     probe_env,
     assert_http_redirect,
@@ -168,6 +169,12 @@ def test_admin_login_over_https(host, https, lab_vars):
 
 def test_tls_versions(host):
     assert_tls_policy(host, 443)
+
+
+def test_ipv6_and_http2(host):
+    """Apache's `Listen <port>` takes IPv6 and IPv4 on a host with IPv6, and mod_http2 with
+    `Protocols h2 http/1.1` answers HTTP/2 on HTTPS (to the backend it stays HTTP/1.1)."""
+    assert_ipv6_and_http2(host)
 
 
 def test_mozilla_intermediate_tls_scan(host):

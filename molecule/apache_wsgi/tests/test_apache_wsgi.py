@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import (
+    assert_ipv6_and_http2,
     assert_http_redirect,
     assert_check_mode_clean,
     secret_values,
@@ -132,6 +133,12 @@ def test_host_header_port_does_not_choose_the_password_file(host, https):
 
 def test_tls_versions(host):
     assert_tls_policy(host, 443)
+
+
+def test_ipv6_and_http2(host):
+    """Apache's `Listen <port>` takes IPv6 and IPv4 on a host with IPv6, and mod_http2 with
+    `Protocols h2 http/1.1` answers HTTP/2 on HTTPS."""
+    assert_ipv6_and_http2(host)
 
 
 def test_mozilla_intermediate_tls_scan(host):

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import (
+    assert_ipv6_and_http2,
     ODD_ADMIN_PATHS,
     assert_admin_not_reached,
     probe_env,
@@ -99,6 +100,12 @@ def test_tls_policy_and_headers(host, https):
     certificate = host.run("openssl s_client -connect 127.0.0.1:443 -servername localhost </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256")
     expected = host.run("openssl x509 -in /etc/web2py-deploy/tls/server.crt -noout -fingerprint -sha256")
     assert certificate.stdout and certificate.stdout == expected.stdout
+
+
+def test_ipv6_and_http2(host):
+    """HAProxy's frontends are one dual-stack socket per port (":::<port> v4v6", haproxy_ipv6):
+    IPv6 and IPv4 clients reach the app hosts, over HTTP/2 (alpn h2,http/1.1) on HTTPS."""
+    assert_ipv6_and_http2(host)
 
 
 def test_mozilla_intermediate_tls_scan(host):

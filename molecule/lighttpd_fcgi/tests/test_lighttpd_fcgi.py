@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import pytest
 from conftest import (
+    assert_ipv6_and_http2,
     ODD_ADMIN_PATHS,
     assert_admin_not_reached,
     assert_appadmin_canary_over_https,
@@ -419,6 +420,12 @@ def test_tls_policy(host):
     # No session tickets.
     tls12 = s_client("-tls1_2")
     assert "Cipher is ECDHE" in tls12 and "TLS session ticket" not in tls12
+
+
+def test_ipv6_and_http2(host):
+    """lighttpd.socket listens on [::] as well as IPv4 (lighttpd_fcgi_ipv6) and lighttpd speaks
+    HTTP/2 on HTTPS."""
+    assert_ipv6_and_http2(host)
 
 
 def test_mozilla_intermediate_tls_scan(host):

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from conftest import (
+    assert_ipv6_and_http2,
     assert_http_redirect,
     assert_rotation_preview_hides_secrets,
     run_playbook,
@@ -209,6 +210,12 @@ def test_host_header_port_does_not_choose_the_password_file(host, https):
 
 def test_tls_versions(host):
     assert_tls_policy(host, 443)
+
+
+def test_ipv6_and_http2(host):
+    """nginx listens on [::] as well as IPv4 (nginx_uwsgi_ipv6) and speaks HTTP/2 on HTTPS (Debian 13:
+    `http2 on;`, Debian 12: `listen ... http2`)."""
+    assert_ipv6_and_http2(host)
 
 
 def test_mozilla_intermediate_tls_scan(host):
