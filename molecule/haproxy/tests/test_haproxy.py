@@ -76,7 +76,9 @@ def test_service_listeners_and_users(host):
     svc = host.service("haproxy")
     assert svc.is_running and svc.is_enabled
     listening = {line.split()[3] for line in host.run("ss -Hltn").stdout.splitlines()}
-    assert {"0.0.0.0:80", "0.0.0.0:443", "127.0.0.1:8404"} <= listening, listening
+    # One dual-stack socket per port (":::<port> v4v6": ss shows "*", [::] without IPV6_V6ONLY).
+    assert {"*:80", "*:443", "127.0.0.1:8404"} <= listening, listening
+    assert not {"0.0.0.0:80", "0.0.0.0:443", "[::]:80", "[::]:443"} & listening, listening
     users = {user for user, args in processes(host) if args.startswith("/usr/sbin/haproxy")}
     assert users == {"root", "haproxy"}  # the master keeps root to reload; workers are haproxy
     assert wait_for_servers(host, APPS) == {APPS[0]: True, APPS[1]: True}
