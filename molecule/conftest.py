@@ -273,17 +273,35 @@ def global_ipv6(host) -> str:
     return fields[fields.index("inet6") + 1].split("/")[0]
 
 
-def assert_ipv6_and_http2(host, https_port: int = 443, http_port: int = 80, path: str = "/probe/default/ping") -> None:
-    """The site answers over IPv4 and over the container's IPv6 address; HTTPS negotiates HTTP/2
-    (ALPN h2) on both, and a client that only speaks HTTP/1.1 is still served. Plain HTTP answers
-    (the probe, or the redirect to HTTPS)."""
-    for address in ("127.0.0.1", "[%s]" % global_ipv6(host)):
+def assert_ipv6_and_http2(host, https_port: int = 443, http_port: int = 80, path: str = "/probe/default/ping",
+                          seen_as: str = "client") -> None:
+    """The site answers over IPv4 and over the container's own IPv6 address alike; HTTPS
+    negotiates HTTP/2 (ALPN h2) on both, and a client that only speaks HTTP/1.1 is still served.
+    Plain HTTP answers the same status on both families, in HTTP/1.1 only: an "Upgrade: h2c"
+    request is not upgraded (cleartext HTTP/2 is the request-smuggling path through proxies that
+    pass Upgrade on). The application sees each client's own address (seen_as "client": web2py's
+    request.client behind a front end; "forwarded_for": the last X-Forwarded-For entry a load
+    balancer appended), an IPv4 client as plain IPv4, not "::ffff:a.b.c.d"."""
+    ipv6 = global_ipv6(host)
+    plain = {}
+    for source, address in (("127.0.0.1", "127.0.0.1"), (ipv6, f"[{ipv6}]")):
         for flag, version in (("--http2", "2"), ("--http1.1", "1.1")):
             out = host.run(f"curl -gsk {flag} --max-time 10 -o /dev/null -w '%{{http_version}} %{{http_code}}' "
                            f"https://{address}:{https_port}{path}")
             assert out.stdout == f"{version} 200", (address, flag, out.stdout, out.stderr)
-        out = host.run(f"curl -gs --max-time 10 -o /dev/null -w '%{{http_code}}' http://{address}:{http_port}{path}")
-        assert out.stdout in ("200", "301"), (address, out.stdout, out.stderr)
+        out = host.run(f"curl -gsk --http2 --max-time 10 https://{address}:{https_port}/probe/default/env")
+        seen = json.loads(out.stdout)
+        value = seen[seen_as] if seen_as == "client" else (seen[seen_as] or "").split(",")[-1].strip()
+        assert value == source, (address, seen)
+        # curl --http2 on http:// asks for the upgrade (Connection: Upgrade, HTTP2-Settings).
+        out = host.run(f"curl -gs --http2 --max-time 10 -D - -o /dev/null -w '%{{http_version}} %{{http_code}}' "
+                       f"http://{address}:{http_port}{path}")
+        head, _sep, result = out.stdout.rpartition("\n")
+        version, _sep, status = result.partition(" ")
+        assert version == "1.1" and status in ("200", "301"), (address, out.stdout, out.stderr)
+        assert "upgrade: h2c" not in head.lower() and " 101 " not in head, (address, head)
+        plain[address] = status
+    assert len(set(plain.values())) == 1, plain
 
 
 def processes(host) -> list[tuple[str, str]]:
@@ -596,9 +614,15 @@ def assert_forwarding_headers_ignored(host, scheme: str, port: int) -> None:
     """What web2py sees of a client that forges every forwarding header: its own address (the
     TCP peer, here 127.0.0.3 on loopback, which web2py does not count as local), the scheme it
     really used, and none of X-Real-IP, Forwarded or its X-Forwarded-For entries."""
+    # Over HTTPS with each protocol the front end speaks (curl offers HTTP/2 by default).
+    for version in (("--http1.1",), ("--http2",)) if scheme == "https" else ((),):
+        _assert_forwarding_headers_ignored(host, scheme, port, *version)
+
+
+def _assert_forwarding_headers_ignored(host, scheme: str, port: int, *version: str) -> None:
     client = Client(host, f"{scheme}://127.0.0.1:{port}", "/tmp/jar-forged")
     forged_proto = "http" if scheme == "https" else "https"
-    seen = probe_env(client, "--interface", "127.0.0.3", "-H", "X-Forwarded-For: 127.0.0.1, 203.0.113.7",
+    seen = probe_env(client, *version, "--interface", "127.0.0.3", "-H", "X-Forwarded-For: 127.0.0.1, 203.0.113.7",
                      "-H", f"X-Forwarded-Proto: {forged_proto}", "-H", "X-Real-IP: 127.0.0.1",
                      "-H", f"Forwarded: for=127.0.0.1;proto={forged_proto}", "-H", "HTTPS: on")
     assert seen["client"] == "127.0.0.3", seen
@@ -612,14 +636,14 @@ def assert_forwarding_headers_ignored(host, scheme: str, port: int) -> None:
     # and with dots, which Rocket and gunicorn keep and web2py reads as "_" (X.Forwarded.Proto)
     for spelling in ("X_Forwarded", "X-Forwarded_", "X_Forwarded-", "X.Forwarded.", "X-Forwarded.", "X.Forwarded-"):
         sep = "" if spelling.endswith(("_", "-", ".")) else "_"
-        seen = probe_env(client, "--interface", "127.0.0.3", "-H", f"X-Forwarded-Proto: {forged_proto}",
+        seen = probe_env(client, *version, "--interface", "127.0.0.3", "-H", f"X-Forwarded-Proto: {forged_proto}",
                          "-H", f"{spelling}{sep}For: 127.0.0.1", "-H", f"{spelling}{sep}Proto: {forged_proto}",
                          "-H", f"{spelling.replace('Forwarded', 'Real')}{sep}IP: 127.0.0.1")
         assert seen["client"] == "127.0.0.3" and seen["is_local"] is False, (spelling, seen)
         assert seen["is_https"] is (scheme == "https"), (spelling, seen)
         assert not seen["real_ip"], (spelling, seen)
     # Control: the same request without forged headers from the real loopback address is local.
-    plain = probe_env(client)
+    plain = probe_env(client, *version)
     assert plain["client"] == "127.0.0.1" and plain["is_local"] is True, plain
 
 

@@ -260,7 +260,10 @@ queue() {
 }
 
 # "list": the queue of the whole suite for --platform, one NAME@PLATFORM a line (no set-up).
-if [ "${1:-}" = list ]; then queue; printf '%s\n' "${scenarios[@]}"; exit 0; fi
+if [ "${1:-}" = list ]; then
+  [ $# -eq 1 ] || { echo "usage: $0 [--platform P] list (--platform comes first)"; exit 2; }
+  queue; printf '%s\n' "${scenarios[@]}"; exit 0
+fi
 
 log "setup: Docker engine, virtualenv, lab image"
 setup || { echo "setup failed"; echo "summary: 0 passed, 1 failed"; exit 1; }

@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import changed_tasks, node, recap_changed, request_loop, run_playbook
+from conftest import assert_ipv6_and_http2, changed_tasks, node, recap_changed, request_loop, run_playbook
 
 INSTANCE = os.environ.get("MOLECULE_INSTANCE", "instance")
 PEBBLE = f"{INSTANCE}-pebble"
@@ -75,6 +75,15 @@ def test_served_chain_verifies_against_pebbles_root(name, pebble_root):
     assert f"DNS:{dns}" in result["details"] and "Pebble Intermediate" in result["details"], result
     out = target.run(f"curl -sS --max-time 20 --cacert {ROOT} https://{dns}/probe/default/ping")
     assert out.rc == 0 and out.stdout == "pong", (out.stdout, out.stderr)
+
+
+@pytest.mark.parametrize("name", ENDPOINTS)
+def test_ipv6_and_http2(name, pebble_root):
+    """Every endpoint on its IPv6 address as on IPv4 (the scenario's network is dual-stack, so
+    Pebble may validate over either), HTTP/2 on HTTPS, no cleartext HTTP/2 on plain HTTP: on
+    Debian 12 as on 13 (CI runs this scenario on both releases, each front end's own on 13)."""
+    _dns, recipe, _auth = ENDPOINTS[name]
+    assert_ipv6_and_http2(endpoint(name, pebble_root), seen_as="forwarded_for" if recipe == "haproxy" else "client")
 
 
 @pytest.mark.parametrize("name", ENDPOINTS)

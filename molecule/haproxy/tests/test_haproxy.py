@@ -76,9 +76,9 @@ def test_service_listeners_and_users(host):
     svc = host.service("haproxy")
     assert svc.is_running and svc.is_enabled
     listening = {line.split()[3] for line in host.run("ss -Hltn").stdout.splitlines()}
-    # One dual-stack socket per port (":::<port> v4v6": ss shows "*", [::] without IPV6_V6ONLY).
-    assert {"*:80", "*:443", "127.0.0.1:8404"} <= listening, listening
-    assert not {"0.0.0.0:80", "0.0.0.0:443", "[::]:80", "[::]:443"} & listening, listening
+    # Per port an IPv4 socket and an IPv6-only one; no dual-stack socket (ss would show "*:<port>").
+    assert {"0.0.0.0:80", "0.0.0.0:443", "[::]:80", "[::]:443", "127.0.0.1:8404"} <= listening, listening
+    assert not {"*:80", "*:443"} & listening, listening
     users = {user for user, args in processes(host) if args.startswith("/usr/sbin/haproxy")}
     assert users == {"root", "haproxy"}  # the master keeps root to reload; workers are haproxy
     assert wait_for_servers(host, APPS) == {APPS[0]: True, APPS[1]: True}
@@ -105,9 +105,10 @@ def test_tls_policy_and_headers(host, https):
 
 
 def test_ipv6_and_http2(host):
-    """HAProxy's frontends are one dual-stack socket per port (":::<port> v4v6", haproxy_ipv6):
-    IPv6 and IPv4 clients reach the app hosts, over HTTP/2 (alpn h2,http/1.1) on HTTPS."""
-    assert_ipv6_and_http2(host)
+    """HAProxy's frontends listen on IPv4 and IPv6 (haproxy_ipv6): clients of both reach the app
+    hosts, over HTTP/2 (alpn h2,http/1.1) on HTTPS, and the app hosts read each one's own address
+    as the X-Forwarded-For entry HAProxy appended (an IPv4 client as plain IPv4)."""
+    assert_ipv6_and_http2(host, seen_as="forwarded_for")
 
 
 def test_mozilla_intermediate_tls_scan(host):
