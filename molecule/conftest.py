@@ -274,31 +274,34 @@ def global_ipv6(host) -> str:
 
 
 def assert_ipv6_and_http2(host, https_port: int = 443, http_port: int = 80, path: str = "/probe/default/ping",
-                          seen_as: str = "client") -> None:
+                          seen_as: str = "client", name: str = "") -> None:
     """The site answers over IPv4 and over the container's own IPv6 address alike; HTTPS
     negotiates HTTP/2 (ALPN h2) on both, and a client that only speaks HTTP/1.1 is still served.
     Plain HTTP answers the same status on both families, in HTTP/1.1 only: an "Upgrade: h2c"
     request is not upgraded (cleartext HTTP/2 is the request-smuggling path through proxies that
     pass Upgrade on). The application sees each client's own address (seen_as "client": web2py's
     request.client behind a front end; "forwarded_for": the last X-Forwarded-For entry a load
-    balancer appended), an IPv4 client as plain IPv4, not "::ffff:a.b.c.d"."""
+    balancer appended), an IPv4 client as plain IPv4, not "::ffff:a.b.c.d". name: the host name
+    to ask for (Host and SNI; each address given to curl with --resolve), for a site that answers
+    its names only; by default the address itself."""
     ipv6 = global_ipv6(host)
     plain = {}
     for source, address in (("127.0.0.1", "127.0.0.1"), (ipv6, f"[{ipv6}]")):
+        def curl(scheme: str, port: int, target: str, *args: str) -> str:
+            where = f"--resolve {name}:{port}:{address} {scheme}://{name}:{port}" if name else f"{scheme}://{address}:{port}"
+            out = host.run(f"curl -gsk --max-time 10 {' '.join(args)} {where}{target}")
+            return out.stdout
         for flag, version in (("--http2", "2"), ("--http1.1", "1.1")):
-            out = host.run(f"curl -gsk {flag} --max-time 10 -o /dev/null -w '%{{http_version}} %{{http_code}}' "
-                           f"https://{address}:{https_port}{path}")
-            assert out.stdout == f"{version} 200", (address, flag, out.stdout, out.stderr)
-        out = host.run(f"curl -gsk --http2 --max-time 10 https://{address}:{https_port}/probe/default/env")
-        seen = json.loads(out.stdout)
+            result = curl("https", https_port, path, flag, "-o /dev/null", "-w '%{http_version} %{http_code} %{remote_ip}'")
+            assert result == f"{version} 200 {source}", (address, flag, result)
+        seen = json.loads(curl("https", https_port, "/probe/default/env", "--http2"))
         value = seen[seen_as] if seen_as == "client" else (seen[seen_as] or "").split(",")[-1].strip()
         assert value == source, (address, seen)
         # curl --http2 on http:// asks for the upgrade (Connection: Upgrade, HTTP2-Settings).
-        out = host.run(f"curl -gs --http2 --max-time 10 -D - -o /dev/null -w '%{{http_version}} %{{http_code}}' "
-                       f"http://{address}:{http_port}{path}")
-        head, _sep, result = out.stdout.rpartition("\n")
+        output = curl("http", http_port, path, "--http2", "-D -", "-o /dev/null", "-w '%{http_version} %{http_code}'")
+        head, _sep, result = output.rpartition("\n")
         version, _sep, status = result.partition(" ")
-        assert version == "1.1" and status in ("200", "301"), (address, out.stdout, out.stderr)
+        assert version == "1.1" and status in ("200", "301"), (address, output)
         assert "upgrade: h2c" not in head.lower() and " 101 " not in head, (address, head)
         plain[address] = status
     assert len(set(plain.values())) == 1, plain
