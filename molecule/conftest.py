@@ -284,21 +284,21 @@ def assert_ipv6_and_http2(host, https_port: int = 443, http_port: int = 80, path
     balancer appended), an IPv4 client as plain IPv4, not "::ffff:a.b.c.d". name: the host name
     to ask for (Host and SNI; each address given to curl with --resolve), for a site that answers
     its names only; by default the address itself."""
+    def curl(address: str, scheme: str, port: int, target: str, *args: str) -> str:
+        where = f"--resolve {name}:{port}:{address} {scheme}://{name}:{port}" if name else f"{scheme}://{address}:{port}"
+        return host.run(f"curl -gsk --max-time 10 {' '.join(args)} {where}{target}").stdout
+
     ipv6 = global_ipv6(host)
     plain = {}
     for source, address in (("127.0.0.1", "127.0.0.1"), (ipv6, f"[{ipv6}]")):
-        def curl(scheme: str, port: int, target: str, *args: str) -> str:
-            where = f"--resolve {name}:{port}:{address} {scheme}://{name}:{port}" if name else f"{scheme}://{address}:{port}"
-            out = host.run(f"curl -gsk --max-time 10 {' '.join(args)} {where}{target}")
-            return out.stdout
         for flag, version in (("--http2", "2"), ("--http1.1", "1.1")):
-            result = curl("https", https_port, path, flag, "-o /dev/null", "-w '%{http_version} %{http_code} %{remote_ip}'")
+            result = curl(address, "https", https_port, path, flag, "-o /dev/null", "-w '%{http_version} %{http_code} %{remote_ip}'")
             assert result == f"{version} 200 {source}", (address, flag, result)
-        seen = json.loads(curl("https", https_port, "/probe/default/env", "--http2"))
+        seen = json.loads(curl(address, "https", https_port, "/probe/default/env", "--http2"))
         value = seen[seen_as] if seen_as == "client" else (seen[seen_as] or "").split(",")[-1].strip()
         assert value == source, (address, seen)
         # curl --http2 on http:// asks for the upgrade (Connection: Upgrade, HTTP2-Settings).
-        output = curl("http", http_port, path, "--http2", "-D -", "-o /dev/null", "-w '%{http_version} %{http_code}'")
+        output = curl(address, "http", http_port, path, "--http2", "-D -", "-o /dev/null", "-w '%{http_version} %{http_code}'")
         head, _sep, result = output.rpartition("\n")
         version, _sep, status = result.partition(" ")
         assert version == "1.1" and status in ("200", "301"), (address, output)
