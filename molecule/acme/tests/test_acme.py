@@ -29,6 +29,7 @@ CA_BUNDLE = "/etc/web2py-deploy/acme/ca-bundle.pem"
 LIVE = "/etc/web2py-deploy/tls/live.pem"
 WEBROOT = "/var/lib/web2py-deploy/acme/.well-known/acme-challenge"
 HOOK = "/usr/local/libexec/web2py-deploy/acme-deploy"
+OCSP = LIVE + ".ocsp"
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +65,26 @@ def serial(target, dns: str) -> str:
     return re.search(r"serial=(\w+)", served(target, dns)["details"]).group(1)
 
 
+def stapled(target, dns: str, tries: int = 5) -> str:
+    """The serial of the certificate the OCSP answer stapled in the endpoint's handshake says
+    "good" for (the answer's status, signer and validity checked by openssl against the served
+    chain); "" when none is stapled. Apache fetches its answer at the first handshakes: a few
+    tries, a second apart."""
+    for attempt in range(tries):
+        out = target.run(
+            f"echo | timeout 10 openssl s_client -connect {dns}:443 -servername {dns} -CAfile {ROOT} -status "
+            f"-verify_return_error 2>&1"
+        )
+        if "OCSP Response Status: successful" in out.stdout:
+            assert "Cert Status: good" in out.stdout, out.stdout
+            assert "Verify return code: 0 (ok)" in out.stdout, out.stdout
+            return re.search(r"Serial Number: (\w+)", out.stdout).group(1).upper()
+        assert "OCSP response: no response sent" in out.stdout, out.stdout[-2000:]
+        if attempt + 1 < tries:
+            time.sleep(1)
+    return ""
+
+
 @pytest.mark.parametrize("name", ENDPOINTS)
 def test_served_chain_verifies_against_pebbles_root(name, pebble_root):
     """Issuance: each endpoint serves Pebble's certificate for its name, and the chain it sends
@@ -84,6 +105,83 @@ def test_ipv6_and_http2(name, pebble_root):
     by name (lighttpd answers its server names only)."""
     dns, recipe, _auth = ENDPOINTS[name]
     assert_ipv6_and_http2(endpoint(name, pebble_root), seen_as="forwarded_for" if recipe == "haproxy" else "client", name=dns)
+
+
+@pytest.mark.parametrize("name", ENDPOINTS)
+def test_ocsp_answer_stapled(name, pebble_root):
+    """Pebble's certificates name the lab's OCSP responder: every endpoint staples a "good"
+    answer for the certificate it serves (nginx, lighttpd and HAProxy the hook's file, root's
+    and 0644; Apache its own), and the timer that refreshes the file runs."""
+    dns, recipe, _auth = ENDPOINTS[name]
+    target = endpoint(name, pebble_root)
+    assert stapled(target, dns) == serial(target, dns).upper()
+    answer = target.file(OCSP)
+    assert (answer.user, answer.group, answer.mode, answer.is_symlink) == ("root", "root", 0o644, False)
+    check = target.run(f"openssl ocsp -respin {OCSP} -issuer /etc/letsencrypt/live/{dns}/chain.pem "
+                       f"-cert /etc/letsencrypt/live/{dns}/cert.pem -CAfile {ROOT} -no_nonce")
+    assert check.rc == 0 and f"/etc/letsencrypt/live/{dns}/cert.pem: good" in check.stdout, check.stdout + check.stderr
+    timer = target.service("web2py-acme-ocsp.timer")
+    assert timer.is_enabled and timer.is_running
+    snippet = {"nginx_uwsgi": "stapling-nginx.conf", "apache_wsgi": "stapling-apache.conf",
+               "lighttpd_fcgi": "stapling-lighttpd.conf"}.get(recipe)
+    if snippet:
+        content = target.file(f"/etc/web2py-deploy/tls/{snippet}").content_string
+        assert re.search(r"^(ssl_stapling on;|SSLUseStapling On|ssl.stapling-file = )", content, re.M), content
+
+
+@pytest.mark.parametrize("name", ENDPOINTS)
+def test_ocsp_timer_fetches_a_lost_answer_and_reloads(name, pebble_root):
+    """The OCSP answer deleted: web2py-acme-ocsp.service (what its timer starts) fetches a new
+    one, checks and reloads the servers, and the endpoint staples again; run again, with a fresh
+    answer, it changes nothing."""
+    dns = ENDPOINTS[name][0]
+    target = endpoint(name, pebble_root)
+    assert target.run(f"rm -f {OCSP}").rc == 0
+    started = target.run("systemctl start web2py-acme-ocsp.service && systemctl show -p Result --value web2py-acme-ocsp.service")
+    assert started.rc == 0 and started.stdout.strip() == "success", started.stdout + started.stderr
+    assert target.file(OCSP).exists
+    assert stapled(target, dns) == serial(target, dns).upper()
+    mtime = target.file(OCSP).mtime
+    again = target.run(f"{HOOK} --staple")
+    assert again.rc == 0 and again.stdout == "", again.stdout + again.stderr
+    assert target.file(OCSP).mtime == mtime
+
+
+def test_an_answer_for_another_certificate_is_not_kept(pebble_root):
+    """The balancer's OCSP answer (good, signed by the same issuer, for another certificate)
+    copied over nginx's: the converge's check refuses it and fetches nginx's own."""
+    dns = ENDPOINTS[INSTANCE][0]
+    target = endpoint(INSTANCE, pebble_root)
+    other = node(f"{INSTANCE}-lb").run(f"base64 -w0 {OCSP}")
+    assert other.rc == 0 and other.stdout, other.stderr
+    assert target.run(f"printf %s {other.stdout} | base64 -d > {OCSP}").rc == 0
+    out = target.run(f"{HOOK} --staple")
+    assert out.rc == 0 and out.stdout.strip() == "changed", out.stdout + out.stderr
+    assert target.run(f"base64 -w0 {OCSP}").stdout != other.stdout
+    check = target.run(f"openssl ocsp -respin {OCSP} -issuer /etc/letsencrypt/live/{dns}/chain.pem "
+                       f"-cert /etc/letsencrypt/live/{dns}/cert.pem -CAfile {ROOT} -no_nonce")
+    assert f"/etc/letsencrypt/live/{dns}/cert.pem: good" in check.stdout, check.stdout + check.stderr
+
+
+def test_no_stapling_for_a_certificate_without_ocsp_url_then_back(pebble_root):
+    """On the balancer, live.pem holding a certificate that names no OCSP responder (the
+    self-signed pair, as before the first issuance): the timer's run removes the answer and
+    HAProxy staples nothing; the hook's --sync (certbot.service's) puts the lineage back,
+    stapled again."""
+    name = f"{INSTANCE}-lb"
+    dns = ENDPOINTS[name][0]
+    target = endpoint(name, pebble_root)
+    assert target.run(f"cat /etc/web2py-deploy/tls/server.crt /etc/web2py-deploy/tls/server.key > {LIVE}").rc == 0
+    run = target.run("systemctl start web2py-acme-ocsp.service")
+    assert run.rc == 0, run.stderr
+    assert not target.file(OCSP).exists
+    for snippet in ("stapling-nginx.conf", "stapling-apache.conf", "stapling-lighttpd.conf"):
+        assert "No OCSP stapling" in target.file(f"/etc/web2py-deploy/tls/{snippet}").content_string
+    out = target.run(f"echo | timeout 10 openssl s_client -connect {dns}:443 -servername {dns} -status 2>&1")
+    assert "OCSP response: no response sent" in out.stdout and "Pebble" not in out.stdout, out.stdout[-2000:]
+    back = target.run(f"{HOOK} --sync")
+    assert back.rc == 0, back.stderr
+    assert stapled(target, dns) == serial(target, dns).upper()
 
 
 @pytest.mark.parametrize("name", ENDPOINTS)
@@ -190,6 +288,8 @@ def test_forced_renewal_swaps_the_certificate_with_no_failed_request(name, pebbl
     )
     assert before != after
     assert_no_request_lost(name, counts)
+    # The new certificate's OCSP answer is stapled (fetched by the hook before the reload).
+    assert stapled(endpoint(name, pebble_root), dns) == after.upper()
 
 
 @pytest.mark.parametrize("name", ENDPOINTS)
@@ -258,18 +358,22 @@ def test_deploy_hook_keeps_the_certificate_when_the_new_key_does_not_match(pebbl
 
 
 def test_other_domains_then_acme_off_then_on_again(pebble_root):
-    """Another name: a new certificate, and only then the earlier lineage deleted. ACME turned
-    off: certbot's lineage deleted (the timer renews nothing this collection no longer wants), the
-    site back on its self-signed certificate. Turned on again: a new certificate from Pebble."""
+    """Another name, with OCSP stapling off: a new certificate, not stapled, and only then the
+    earlier lineage deleted. ACME turned off: certbot's lineage deleted (the timer renews nothing
+    this collection no longer wants) and the OCSP timer gone, the site back on its self-signed
+    certificate. Turned on again: a new certificate from Pebble, stapled."""
     dns = ENDPOINTS[INSTANCE][0]
     target = endpoint(INSTANCE, pebble_root)
-    other = run_playbook("converge.yml", "--limit", INSTANCE, "-e", '{"web2py_tls_acme_domains": ["nginx2.web2py.test"]}')
+    other = run_playbook("converge.yml", "--limit", INSTANCE, "-e",
+                         '{"web2py_tls_acme_domains": ["nginx2.web2py.test"], "web2py_tls_acme_ocsp_stapling": false}')
     assert other.returncode == 0, other.stdout[-3000:]
     assert '"issued": true' in other.stdout, other.stdout[-3000:]
     assert re.search(r'"pruned": \[\s*"' + re.escape(dns) + '"', other.stdout), other.stdout[-3000:]
     assert not target.file(f"/etc/letsencrypt/renewal/{dns}.conf").exists
     result = served(target, "nginx2.web2py.test")
     assert result["verify"] == "0 (ok)" and "DNS:nginx2.web2py.test" in result["details"], result
+    # web2py_tls_acme_ocsp_stapling false: nothing stapled, no answer kept.
+    assert stapled(target, "nginx2.web2py.test", tries=1) == "" and not target.file(OCSP).exists
     off = run_playbook("converge.yml", "--limit", INSTANCE, "-e", '{"web2py_tls_acme": false}')
     assert off.returncode == 0, off.stdout[-3000:]
     assert any("Delete the ACME certificates" in banner for banner in changed_tasks(off.stdout)), changed_tasks(off.stdout)
@@ -277,11 +381,14 @@ def test_other_domains_then_acme_off_then_on_again(pebble_root):
     assert target.file(LIVE).exists  # kept: the servers read it until their new configuration is live
     out = target.run(f"echo | timeout 10 openssl s_client -connect {dns}:443 -servername {dns} 2>/dev/null | openssl x509 -noout -issuer")
     assert "Pebble" not in out.stdout and out.stdout.strip(), out.stdout
+    assert not target.file("/etc/systemd/system/web2py-acme-ocsp.timer").exists
+    assert target.run("systemctl is-active web2py-acme-ocsp.timer").stdout.strip() == "inactive"
     on = run_playbook("converge.yml", "--limit", INSTANCE)
     assert on.returncode == 0, on.stdout[-3000:]
     assert '"issued": true' in on.stdout, on.stdout[-3000:]
     result = served(target, dns)
     assert result["verify"] == "0 (ok)" and "Pebble Intermediate" in result["details"], result
+    assert stapled(target, dns) == serial(target, dns).upper()
 
 
 def test_a_failed_deploy_is_retried_by_certbot_service_and_fails_it_meanwhile(pebble_root):
