@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """The lab's OCSP responder for Pebble (Pebble only writes the responder's URL into the
 certificates it issues). For each request it asks Pebble's management port about the serial
 and answers, signed by Pebble's intermediate (read at each request: Pebble makes new keys at
