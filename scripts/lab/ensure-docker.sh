@@ -19,6 +19,10 @@ command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
 command -v rsync >/dev/null 2>&1 || need_pkgs+=(rsync)
 command -v git >/dev/null 2>&1 || need_pkgs+=(git)
 command -v curl >/dev/null 2>&1 || need_pkgs+=(curl ca-certificates)
+# (the unit tests of the ACME hook's OCSP stapling run it with openssl, flock and timeout)
+command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
+# (the firewall scenario reaches a container over SSH, through its firewall)
+command -v ssh >/dev/null 2>&1 || need_pkgs+=(openssh-client)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   command -v apt-get >/dev/null 2>&1 || die "missing ${need_pkgs[*]} and no apt-get to install them"
   log "installing ${need_pkgs[*]} from Debian packages"

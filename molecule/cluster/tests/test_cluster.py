@@ -13,7 +13,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import (Client, assert_appconfig_as_written, haproxy_servers, node, pg_startup, private_address, request_loop,
+from conftest import (Client, assert_appconfig_as_written, haproxy_servers, node, pg_startup, request_loop,
                       wait_for_servers)
 
 INSTANCE = os.environ.get("MOLECULE_INSTANCE", "instance")
@@ -66,11 +66,20 @@ def test_appconfig_values_reach_both_app_hosts_as_written(host, lab_vars):
         assert_appconfig_as_written(fresh(host, f"cfg{index}"), lab_vars)
 
 
-def test_host_outside_pg_hba_is_refused(host):
-    # The load balancer is not a web2py host: PostgreSQL refuses it before any password.
-    refused = pg_startup(host, DB)
-    assert refused.startswith("E ") and f'no pg_hba.conf entry for host "{private_address(host)}"' in refused, refused
-    # Control: an app host is asked for its SCRAM password.
+def test_firewall_lets_only_the_web2py_hosts_reach_the_database(host):
+    """The firewall (firewall_enabled in the lab): the load balancer, no web2py host, gets no
+    answer from PostgreSQL or Redis (dropped; pg_hba.conf would refuse it too: the postgres
+    scenario's tests), nor from the app hosts' nginx from the database host; an app host is
+    asked for its SCRAM password, through its firewall and the database's."""
+    probe = ("import socket, sys\n"
+             "s = socket.socket(); s.settimeout(3)\n"
+             "try:\n    s.connect((sys.argv[1], int(sys.argv[2]))); print('open')\n"
+             "except socket.timeout:\n    print('dropped')\n"
+             "except OSError as e:\n    print('error', e.errno)\n")
+    for source, target, port in ((host, DB, 5432), (host, DB, 6379), (node(DB), APPS[0], 80)):
+        out = source.run(f"python3 -c {shlex.quote(probe)} {target} {port}")
+        assert out.stdout.strip() == "dropped", (target, port, out.stdout, out.stderr)
+    assert "policy drop;" in node(DB).check_output("nft list table inet web2py_deploy")
     allowed = pg_startup(node(APPS[0]), DB)
     assert allowed.startswith("R ") and "SCRAM-SHA-256" in allowed, allowed
 
