@@ -130,15 +130,16 @@ prepare() {
 }
 
 # ------------------------------------------------------------------ containers
-# A lab container with Molecule's flags (systemd as PID 1), on bench-net, its own apt cache
-# (seeded with hard links to the .deb files other lab containers downloaded already).
+# A lab container with Molecule's flags (systemd as PID 1; NET_ADMIN: the lab's firewall), on
+# bench-net, its own apt cache (seeded with hard links to the .deb files other lab containers
+# downloaded already).
 start_node() {
   local name=$1 archives=$top/.cache/apt-archives-$LAB_PLATFORM-$1 state
   shift
   mkdir -p "$archives/partial"
   find "$top/.cache" -maxdepth 2 -path "$top/.cache/apt-archives-$LAB_PLATFORM-*/*.deb" ! -path "$top/.cache/apt-archives-$LAB_PLATFORM-bench-*" \
     -exec cp -ln -t "$archives/" {} + 2>/dev/null || true
-  docker run -d --name "$name" --hostname "$name" --network "$NET" --cap-add SYS_ADMIN \
+  docker run -d --name "$name" --hostname "$name" --network "$NET" --cap-add SYS_ADMIN --cap-add NET_ADMIN \
     --security-opt seccomp=unconfined --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
     --tmpfs /run --tmpfs /run/lock --stop-signal SIGRTMIN+3 \
     -v "$archives:/var/cache/apt/archives:rw" "$@" "$IMAGE" /lib/systemd/systemd >/dev/null
