@@ -9,7 +9,8 @@ import shlex
 import time
 
 import pytest
-from conftest import assert_check_mode_clean, assert_rotation_preview_hides_secrets, secret_values, processes, run_playbook
+from conftest import (PKI_CA, assert_check_mode_clean, assert_pki_files, assert_rotation_preview_hides_secrets,
+                      assert_tls_1_2_and_1_3_only, other_ca, processes, run_playbook, secret_values)
 
 CONF = "/etc/redis/redis.conf"
 ACL = "/etc/redis/users.acl"
@@ -17,13 +18,15 @@ PORT = 6379
 UNIT = "redis-server.service"
 
 
-def cli(host, *args: str, user: str | None = None, password: str | None = None) -> str:
-    """One redis-cli command against 127.0.0.1; returns the reply (errors included) as text."""
+def cli(host, *args: str, user: str | None = None, password: str | None = None, tls: str = f"--tls --cacert {PKI_CA}",
+        check: bool = True) -> str:
+    """One redis-cli command against 127.0.0.1 (over TLS, the server verified with the private
+    CA); returns the reply (errors included) as text."""
     env = f"REDISCLI_AUTH={shlex.quote(password)} " if password is not None else ""
     who = f"--user {shlex.quote(user)} " if user is not None else ""
     line = " ".join(shlex.quote(a) for a in args)
-    out = host.run(f"{env}timeout 10 redis-cli --no-auth-warning -h 127.0.0.1 -p {PORT} {who}{line} 2>&1")
-    assert out.rc == 0, (args, out.rc, out.stdout)
+    out = host.run(f"{env}timeout 10 redis-cli --no-auth-warning {tls} -h 127.0.0.1 -p {PORT} {who}{line} 2>&1")
+    assert out.rc == 0 or not check, (args, out.rc, out.stdout)
     return out.stdout.strip()
 
 
@@ -109,6 +112,25 @@ def test_unauthenticated_client_refused(host):
     assert "WRONGPASS" in cli(host, "AUTH", "default", "")
 
 
+def test_plaintext_client_gets_no_answer(host, lab_vars):
+    answer = cli(host, "PING", user="web2py", password=lab_vars["redis_app_password"], tls="", check=False)
+    assert "PONG" not in answer and "NOAUTH" not in answer, answer
+
+
+def test_client_trusting_another_ca_refuses_the_server(host, lab_vars):
+    answer = cli(host, "PING", user="web2py", password=lab_vars["redis_app_password"],
+                 tls=f"--tls --cacert {other_ca(host)}", check=False)
+    assert "certificate verify failed" in answer and "PONG" not in answer, answer
+
+
+def test_tls_1_2_and_1_3_only(host):
+    assert_tls_1_2_and_1_3_only(host, f"-connect 127.0.0.1:{PORT}")
+
+
+def test_key_made_on_the_host_certificate_signed_by_the_ca(host):
+    assert_pki_files(host, "redis", "redis")
+
+
 def test_default_user_is_off(admin):
     flags = admin("ACL", "GETUSER", "default").splitlines()
     assert flags[flags.index("flags") + 1] == "off"
@@ -185,7 +207,10 @@ def test_config_as_set(admin):
     assert get("appendonly") == "no"  # see the role's README: RDB snapshots instead
     assert get("save") == "300 1 60 100 10 10000"
     assert get("bind") == "127.0.0.1 -::1"
-    assert get("port") == str(PORT)
+    # TLS only: no plaintext port.
+    assert get("port") == "0" and get("tls-port") == str(PORT)
+    assert get("tls-protocols") == "TLSv1.2 TLSv1.3" and get("tls-auth-clients") == "no"
+    assert get("tls-ca-cert-file") == PKI_CA
     assert get("databases") == "16"
     assert get("aclfile") == ACL
     assert get("logfile") == ""

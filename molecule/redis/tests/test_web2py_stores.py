@@ -6,6 +6,7 @@ web2py's server runs on 127.0.0.1:8000 with session_store=redis and cache_store=
 from __future__ import annotations
 
 import re
+import shlex
 import time
 
 import pytest
@@ -44,6 +45,32 @@ def test_model_connects_redis_from_appconfig(host, lab_vars):
     config = host.file("/srv/web2py/web2py/applications/probe/private/appconfig.ini")
     assert config.mode == 0o600 and config.user == "web2py"
     assert "store = redis" in config.content_string
+
+
+# web2py's client as the managed model makes it (TLS, the certificate and the name verified).
+CLIENT = r"""
+import os, sys, redis
+client = redis.Redis(host=sys.argv[1], port=6379, username="web2py", password=os.environ["P"], socket_timeout=5,
+                     ssl=True, ssl_ca_certs=sys.argv[2], ssl_cert_reqs="required", ssl_check_hostname=True)
+try:
+    print(client.ping())
+except Exception as error:
+    print(type(error).__name__, error)
+"""
+
+
+def web2py_client(host, lab_vars, address: str, ca: str = "/etc/web2py-deploy/pki/ca.crt") -> str:
+    env = f"P={shlex.quote(lab_vars['redis_app_password'])}"
+    return host.run(f"{env} /srv/web2py/venv/bin/python -c {shlex.quote(CLIENT)} {address} {ca}").stdout.strip()
+
+
+def test_web2py_client_verifies_the_server(host, lab_vars):
+    config = host.file("/srv/web2py/web2py/applications/probe/private/appconfig.ini").content_string
+    assert "tls = true" in config and "ca_file = /etc/web2py-deploy/pki/ca.crt" in config
+    assert web2py_client(host, lab_vars, "127.0.0.1") == "True"
+    # A name the certificate does not hold (localhost is not one of the host's names).
+    refused = web2py_client(host, lab_vars, "localhost")
+    assert "certificate verify failed" in refused and "True" != refused, refused
 
 
 def test_session_lives_in_redis_with_the_expiry_as_ttl(backend, app):
