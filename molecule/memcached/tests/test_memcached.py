@@ -5,26 +5,32 @@ import base64
 import re
 
 import pytest
-from conftest import assert_check_mode_clean, assert_rotation_preview_hides_secrets, secret_values, processes, run_playbook
+from conftest import (PKI_CA, assert_check_mode_clean, assert_pki_files, assert_rotation_preview_hides_secrets,
+                      assert_tls_1_2_and_1_3_only, other_ca, processes, run_playbook, secret_values)
 
 CONF = "/etc/memcached.conf"
 AUTH_FILE = "/etc/memcached/users"
 PORT = 11211
 
 # Runs in the container: sends each (base64) chunk to memcached on loopback and collects the
-# reply to it; after the last chunk it half-closes the connection, so memcached answers everything
-# and hangs up. The chunks travel base64-encoded: a password never shows on a command line.
+# reply to it. The chunks travel base64-encoded: a password never shows on a command line. Over
+# TLS (argv[1]: the CA file the client trusts, or "plain"): the server's certificate and address
+# verified; each reply ends when memcached pauses after a line. In plain text, after the last
+# chunk it half-closes the connection, so memcached answers everything and hangs up.
 CLIENT = r"""
-import base64, socket, sys, time
+import base64, socket, ssl, sys, time
+mode = sys.argv[1]
 s = socket.create_connection(("127.0.0.1", %d), timeout=10)
-chunks = sys.argv[1:]
+if mode != "plain":
+    s = ssl.create_default_context(cafile=mode).wrap_socket(s, server_hostname="127.0.0.1")
+chunks = sys.argv[2:]
 for i, chunk in enumerate(chunks):
     s.sendall(base64.b64decode(chunk))
     last = i == len(chunks) - 1
-    if last:
+    if last and mode == "plain":
         s.shutdown(socket.SHUT_WR)
     reply, end = b"", time.monotonic() + 10
-    s.settimeout(10 if last else 0.3)
+    s.settimeout(10 if last and mode == "plain" else 0.3)
     while time.monotonic() < end:
         try:
             data = s.recv(65536)
@@ -39,10 +45,14 @@ for i, chunk in enumerate(chunks):
 """ % PORT
 
 
-def mc_each(host, *chunks: bytes) -> list[str]:
-    """memcached's reply to each chunk, sent one after the other on one connection."""
+def mc_run(host, *chunks: bytes, tls: str = PKI_CA):
     args = " ".join(base64.b64encode(chunk).decode() for chunk in chunks)
-    out = host.run(f"python3 -c '{CLIENT}' {args}")
+    return host.run(f"python3 -c '{CLIENT}' {tls} {args}")
+
+
+def mc_each(host, *chunks: bytes) -> list[str]:
+    """memcached's reply to each chunk, sent one after the other on one connection (TLS)."""
+    out = mc_run(host, *chunks)
     assert out.rc == 0, out.stderr
     return [base64.b64decode(line).decode() for line in out.stdout.split()]
 
@@ -73,6 +83,24 @@ def test_password_rotation_preview_hides_old_and_new_secrets(lab_vars):
     rotation = {"memcached_users": [{"name": "web2py", "password": new}], "web2py_memcache": {"password": new}}
     assert_rotation_preview_hides_secrets(rotation, (lab_vars["memcached_users"][0]["password"], new),
                                           tasks=("Write the users memcached accepts", "Render private/appconfig.ini"))
+
+
+def test_plaintext_client_gets_no_answer(host):
+    out = mc_run(host, b"version\r\n", tls="plain")
+    assert "VERSION" not in base64.b64decode(out.stdout.strip() or "").decode(errors="replace")
+
+
+def test_client_trusting_another_ca_refuses_the_server(host):
+    out = mc_run(host, b"version\r\n", tls=other_ca(host))
+    assert out.rc != 0 and "CERTIFICATE_VERIFY_FAILED" in out.stderr, out.stderr[-400:]
+
+
+def test_tls_1_2_and_1_3_only(host):
+    assert_tls_1_2_and_1_3_only(host, f"-connect 127.0.0.1:{PORT}")
+
+
+def test_key_made_on_the_host_certificate_signed_by_the_ca(host):
+    assert_pki_files(host, "memcached", "memcache")
 
 
 @pytest.fixture
