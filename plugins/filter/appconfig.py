@@ -44,7 +44,7 @@ _SECTION = re.compile(r"[A-Za-z0-9_]+")
 _KEY = re.compile(r"[a-z0-9_][a-z0-9_-]*")
 _HOST_NAME = re.compile(r"[A-Za-z0-9*._\[\]:-]+")
 # Settings AppConfig hands the application as booleans.
-_FLAGS = (("app", "production"), ("db", "migrate"), ("smtp", "tls"), ("smtp", "ssl"))
+_FLAGS = (("app", "production"), ("db", "migrate"), ("smtp", "tls"), ("smtp", "ssl"), ("redis", "tls"), ("memcache", "tls"))
 
 Value = t.Union[str, int, float, bool, None, t.List[str]]
 # section -> key -> (value, name of the inventory variable it comes from)
@@ -71,8 +71,9 @@ def _flag(value: t.Any) -> t.Any:
         return value
 
 
-def _managed(app: dict, redis: dict, memcache: dict, session_expiry: int) -> Sections:
-    """The sections and keys web2py.deploy writes, in file order."""
+def _managed(app: dict, redis: dict, memcache: dict, session_expiry: int, ca_file: str = "") -> Sections:
+    """The sections and keys web2py.deploy writes, in file order. ``ca_file``: the private CA's
+    certificate (web2py.deploy.pki) the clients verify PostgreSQL, Redis and memcached with."""
     db_uri = app.get("db_uri", "sqlite://storage.sqlite")
     sections: Sections = {
         "app": {
@@ -104,12 +105,16 @@ def _managed(app: dict, redis: dict, memcache: dict, session_expiry: int) -> Sec
         sections["redis"] = {
             key: (redis.get(key, ""), "web2py_redis.%s" % key) for key in ("host", "port", "db", "user", "password")
         }
+        sections["redis"]["tls"] = (_flag(redis.get("tls", False)), "web2py_redis.tls")
     if "memcache" in (session_store, cache_store):
         sections["memcache"] = {
             "servers": (",".join(memcache.get("servers") or []), "web2py_memcache.servers"),
             "user": (memcache.get("user", ""), "web2py_memcache.user"),
             "password": (memcache.get("password", ""), "web2py_memcache.password"),
+            "tls": (_flag(memcache.get("tls", False)), "web2py_memcache.tls"),
         }
+    if ca_file:
+        sections["tls"] = {"ca_file": (ca_file, "web2py.deploy.pki")}
     smtp = app.get("smtp")
     if smtp:
         sections["smtp"] = {
@@ -122,9 +127,9 @@ def _managed(app: dict, redis: dict, memcache: dict, session_expiry: int) -> Sec
     return sections
 
 
-def _sections(app: dict, redis: dict, memcache: dict, session_expiry: int) -> tuple[Sections, list[str]]:
+def _sections(app: dict, redis: dict, memcache: dict, session_expiry: int, ca_file: str = "") -> tuple[Sections, list[str]]:
     """Managed sections merged with appconfig_extra, and the problems of appconfig_extra's shape."""
-    sections = _managed(app, redis, memcache, session_expiry)
+    sections = _managed(app, redis, memcache, session_expiry, ca_file)
     problems: list[str] = []
     extra = app.get("appconfig_extra") or {}
     where = _var(app, "appconfig_extra")
@@ -251,9 +256,11 @@ def _render(value: Value, interpolation: bool) -> str:
     return text.replace("%", "%%") if interpolation else text
 
 
-def appconfig_ini(app: dict, redis: dict | None = None, memcache: dict | None = None, session_expiry: int = 3600, interpolation: bool = False) -> str:
+def appconfig_ini(
+    app: dict, redis: dict | None = None, memcache: dict | None = None, session_expiry: int = 3600, interpolation: bool = False, ca_file: str = ""
+) -> str:
     """The sections of one application's appconfig.ini (without the header comment)."""
-    sections, shape = _sections(app, redis or {}, memcache or {}, session_expiry)
+    sections, shape = _sections(app, redis or {}, memcache or {}, session_expiry, ca_file)
     problems = shape + [p for s in sections.values() for value, name in s.values() for p in _text_problems(value, name)]
     problems += [
         "%s must be a boolean (true or false)" % sections[section][key][1]

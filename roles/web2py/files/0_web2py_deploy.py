@@ -12,6 +12,8 @@
 
 
 def _web2py_deploy_stores():
+    import os
+
     from gluon.contrib.appconfig import AppConfig
 
     conf = AppConfig(reload=False)
@@ -24,6 +26,12 @@ def _web2py_deploy_stores():
         except BaseException:  # AppConfig raises BaseException for a missing key
             return default
         return default if value == "" else value
+
+    # The private CA (web2py.deploy.pki): libpq verifies PostgreSQL with it (DAL URIs with
+    # ?sslmode=verify-full; pydal passes no sslrootcert), the Redis client below too.
+    ca_file = setting("tls.ca_file")
+    if ca_file:
+        os.environ.setdefault("PGSSLROOTCERT", ca_file)
 
     session_store = setting("session.store", "file")
     cache_store = setting("cache.store", "ram")
@@ -41,6 +49,7 @@ def _web2py_deploy_stores():
             username=setting("redis.user"),
             password=setting("redis.password"),
             socket_timeout=5,
+            **_web2py_deploy_redis_tls(setting("redis.tls", "false"), ca_file)
         )
     memcache_client = None
     if "memcache" in used:
@@ -50,6 +59,7 @@ def _web2py_deploy_stores():
             servers=setting("memcache.servers", "127.0.0.1:11211").split(","),
             user=setting("memcache.user", ""),
             password=setting("memcache.password", ""),
+            ca_file=ca_file if setting("memcache.tls", "false").lower() == "true" else None,
         )
 
     if cache_store == "redis":
@@ -74,6 +84,13 @@ def _web2py_deploy_stores():
         session.connect(request, response, db=session_db)
     elif session_store == "cookie":
         session.connect(request, response, cookie_key=setting("session.cookie_key"), compression_level=None)
+
+
+def _web2py_deploy_redis_tls(tls, ca_file):
+    """redis-py's arguments for TLS that verifies the server's certificate and name."""
+    if tls.lower() != "true":
+        return {}
+    return {"ssl": True, "ssl_ca_certs": ca_file, "ssl_cert_reqs": "required", "ssl_check_hostname": True}
 
 
 def web2py_deploy_db_uris(read_only=False):

@@ -54,6 +54,8 @@ class RedisSettings:
     db: int = 0
     user: str | None = None
     password: str | None = dataclasses.field(default=None, repr=False)
+    tls: bool = False
+    ca_file: str | None = None
 
 
 @dataclasses.dataclass
@@ -119,6 +121,8 @@ def read_settings(path: str, interpolation: bool = False) -> tuple[str, RedisSet
             db=int(setting("redis", "db") or 0),
             user=setting("redis", "user"),
             password=setting("redis", "password"),
+            tls=(setting("redis", "tls") or "false").lower() == "true",
+            ca_file=setting("tls", "ca_file"),
         )
     except ValueError as error:
         raise SettingsError("%s: [redis] port and db must be integers" % path) from error
@@ -167,7 +171,16 @@ def connect(settings: RedisSettings) -> RedisLike:
         password=settings.password,
         socket_timeout=60,
         socket_connect_timeout=10,
+        **tls_arguments(settings),
     )
+
+
+def tls_arguments(settings: RedisSettings) -> dict[str, t.Any]:
+    """redis-py's TLS arguments as the managed model passes them: the server's certificate and
+    name verified with the private CA."""
+    if not settings.tls:
+        return {}
+    return {"ssl": True, "ssl_ca_certs": settings.ca_file, "ssl_cert_reqs": "required", "ssl_check_hostname": True}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

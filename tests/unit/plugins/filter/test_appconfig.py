@@ -272,3 +272,18 @@ def test_smtp_values_with_a_comma_are_refused():
         "web2py_apps[shop].smtp.sender holds a comma: AppConfig.get(), which the welcome scaffold's models use for smtp.*, turns such a value into a list",
         "web2py_apps[shop].smtp.login holds a comma: AppConfig.get(), which the welcome scaffold's models use for smtp.*, turns such a value into a list",
     ]
+
+
+def test_tls_flags_and_the_ca_file_are_written():
+    app = {"name": "a", "session_store": "redis", "cache_store": "memcache"}
+    text = appconfig_ini(app, {"host": "db", "password": "x", "tls": True}, {"servers": ["db:11211"], "password": "y", "tls": "yes"},
+                         3600, False, "/etc/web2py-deploy/pki/ca.crt")
+    assert "[redis]" in text and "\ntls = true\n" in text
+    assert text.count("tls = true") == 2
+    assert "[tls]\nca_file = /etc/web2py-deploy/pki/ca.crt\n" in text
+    assert "[tls]" not in appconfig_ini(app, {"host": "db", "password": "x"}, {"servers": ["db:11211"], "password": "y"})
+
+
+def test_a_tls_flag_that_is_no_boolean_is_named():
+    problems = appconfig_problems([{"name": "a", "session_store": "redis"}], {"password": "x", "tls": "maybe"})
+    assert any("web2py_redis.tls must be a boolean" in p for p in problems), problems

@@ -14,7 +14,7 @@ ROLES = str(pathlib.Path(__file__).resolve().parents[4] / "roles")
 
 def test_closure_puts_dependencies_first_once():
     chain = role_closure(["web2py.deploy.nginx_uwsgi", "web2py.deploy.web2py_scheduler"], ROLES)
-    assert chain == ["web2py", "web2py_frontend", "web2py_tls", "nginx_uwsgi", "web2py_scheduler"]
+    assert chain == ["pki", "web2py", "web2py_frontend", "web2py_tls", "nginx_uwsgi", "web2py_scheduler"]
 
 
 def test_closure_of_apache_proxy_reaches_the_server_and_apache():

@@ -216,3 +216,20 @@ def test_batch_bounds(tmp_path, batch):
     with pytest.raises(SystemExit) as caught:
         trash.main(["--app", "probe", "--appconfig", _appconfig(tmp_path), "--batch", batch])
     assert caught.value.code == 2
+
+
+def test_tls_settings_read_as_the_role_writes_them(tmp_path):
+    settings = {"host": "db.example", "port": 6379, "db": 0, "user": "web2py", "password": PASSWORD, "tls": True}
+    app = {"name": "probe", "session_store": "redis"}
+    path = tmp_path / "appconfig.ini"
+    path.write_text("; header\n" + appconfig_ini(app, settings, {}, 45, False, "/etc/web2py-deploy/pki/ca.crt"), encoding="utf-8")
+    _store, read = trash.read_settings(str(path))
+    assert read.tls is True and read.ca_file == "/etc/web2py-deploy/pki/ca.crt"
+    # What the managed model passes redis-py: the certificate and the name verified.
+    assert trash.tls_arguments(read) == {"ssl": True, "ssl_ca_certs": "/etc/web2py-deploy/pki/ca.crt",
+                                         "ssl_cert_reqs": "required", "ssl_check_hostname": True}
+
+
+def test_no_tls_arguments_without_tls(tmp_path):
+    _store, read = trash.read_settings(_appconfig(tmp_path))
+    assert read.tls is False and trash.tls_arguments(read) == {}

@@ -143,3 +143,39 @@ def test_session_records_expire_with_the_session_expiry(fake):
     record_id = table.insert(unique_key="u1", session_data=b"a")
     fake.now += 21
     assert table(record_id, unique_key="u1") is None
+
+
+def _ca_file(directory) -> str:
+    """A self-signed CA certificate (PEM) for ssl.create_default_context(cafile=...)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(key, hashes.SHA256()))
+    path = directory / "ca.crt"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return str(path)
+
+
+def test_client_over_tls_verifies_with_the_ca(monkeypatch, tmp_path):
+    made = {}
+
+    def fake_init(self, servers, **kwargs):
+        made.clear()
+        made.update(kwargs)
+
+    monkeypatch.setattr(mcmod.HashClient, "__init__", fake_init)
+    mcmod.client(["db.example:11211"], "web2py", "pw", ca_file=_ca_file(tmp_path))
+    context = made["tls_context"]
+    assert context.verify_mode == mcmod.ssl.CERT_REQUIRED and context.check_hostname is True
+    assert [c["subject"] for c in context.get_ca_certs()] == [((("commonName", "test CA"),),)]
+    mcmod.client(["127.0.0.1:11211"], "web2py", "pw2")
+    assert made["tls_context"] is None
