@@ -587,6 +587,54 @@ def pg_version(host) -> str:
     return versions.pop()
 
 
+# --- Encrypted private links (web2py.deploy.pki).
+
+PKI_CA = "/etc/web2py-deploy/pki/ca.crt"
+
+
+def other_ca(host, path: str = "/tmp/other-ca.crt") -> str:
+    """A CA certificate of a throwaway CA made on the host: a client trusting it must refuse
+    our servers."""
+    out = host.run(
+        f"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /tmp/other-ca.key "
+        f"-out {shlex.quote(path)} -subj /CN=not-our-ca -days 2 2>&1"
+    )
+    assert out.rc == 0, out.stdout
+    return path
+
+
+def assert_tls_1_2_and_1_3_only(host, *connect: str) -> None:
+    """openssl s_client (connect: -connect host:port [-starttls postgres]) verifying the server
+    with the private CA: TLS 1.2 and 1.3 handshakes complete, TLS 1.1 (allowed by the client at
+    security level 0) is refused by the server."""
+    def handshake(*args: str) -> str:
+        return host.run(f"echo | timeout 10 openssl s_client {' '.join(connect)} -CAfile {PKI_CA} {' '.join(args)} 2>&1").stdout
+
+    for version in ("-tls1_2", "-tls1_3"):
+        out = handshake(version)
+        assert "Verify return code: 0 (ok)" in out and "Cipher is (NONE)" not in out, out[-800:]
+    old = handshake("-tls1_1", "-cipher", "'DEFAULT:@SECLEVEL=0'")
+    assert "alert protocol version" in old and "Cipher is (NONE)" in old, old[-800:]
+
+
+def assert_pki_files(host, service: str, group: str) -> None:
+    """The service's key: made on the host, root's and its group's (0640) in a folder nobody
+    lists; its certificate signed by the private CA for the host's names; the CA's key never
+    on the host."""
+    key = host.file(f"/etc/web2py-deploy/pki/private/{service}.key")
+    assert key.is_file and not key.is_symlink and (key.user, key.group, key.mode) == ("root", group, 0o640)
+    folder = host.file("/etc/web2py-deploy/pki/private")
+    assert (folder.user, folder.mode) == ("root", 0o711)
+    cert = f"/etc/web2py-deploy/pki/{service}.crt"
+    verify = host.run(f"openssl verify -CAfile {PKI_CA} -purpose sslserver {cert}")
+    assert verify.rc == 0 and verify.stdout.strip().endswith(": OK"), verify.stdout + verify.stderr
+    same_key = host.run(
+        f"[ \"$(openssl x509 -in {cert} -noout -pubkey | sha256sum)\" = \"$(openssl pkey -in {key.path} -pubout | sha256sum)\" ]"
+    )
+    assert same_key.rc == 0
+    assert host.run("find / -xdev -name ca.key -path '*pki*' 2>/dev/null").stdout.strip() == ""
+
+
 def pg_startup(host, target: str, source: str = "") -> str:
     out = host.run(f"python3 -c {shlex.quote(PG_STARTUP)} {shlex.quote(target)} {shlex.quote(source)}")
     assert out.rc == 0, out.stderr

@@ -13,8 +13,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import (Client, assert_appconfig_as_written, haproxy_servers, node, pg_startup, request_loop,
-                      wait_for_servers)
+from conftest import (PKI_CA, Client, assert_appconfig_as_written, haproxy_servers, node, other_ca, pg_startup,
+                      request_loop, wait_for_servers)
 
 INSTANCE = os.environ.get("MOLECULE_INSTANCE", "instance")
 testinfra_hosts = [f"ansible://{INSTANCE}-lb"]
@@ -69,8 +69,8 @@ def test_appconfig_values_reach_both_app_hosts_as_written(host, lab_vars):
 def test_firewall_lets_only_the_web2py_hosts_reach_the_database(host):
     """The firewall (firewall_enabled in the lab): the load balancer, no web2py host, gets no
     answer from PostgreSQL or Redis (dropped; pg_hba.conf would refuse it too: the postgres
-    scenario's tests), nor from the app hosts' nginx from the database host; an app host is
-    asked for its SCRAM password, through its firewall and the database's."""
+    scenario's tests), nor from the app hosts' nginx from the database host; an app host gets
+    through both firewalls to PostgreSQL, which refuses a startup without TLS."""
     probe = ("import socket, sys\n"
              "s = socket.socket(); s.settimeout(3)\n"
              "try:\n    s.connect((sys.argv[1], int(sys.argv[2]))); print('open')\n"
@@ -80,8 +80,58 @@ def test_firewall_lets_only_the_web2py_hosts_reach_the_database(host):
         out = source.run(f"python3 -c {shlex.quote(probe)} {target} {port}")
         assert out.stdout.strip() == "dropped", (target, port, out.stdout, out.stderr)
     assert "policy drop;" in node(DB).check_output("nft list table inet web2py_deploy")
-    allowed = pg_startup(node(APPS[0]), DB)
-    assert allowed.startswith("R ") and "SCRAM-SHA-256" in allowed, allowed
+    reached = pg_startup(node(APPS[0]), DB)
+    assert reached.startswith("E ") and "no encryption" in reached, reached
+
+
+# web2py's clients as the managed model makes them, in an app host's virtualenv: psycopg2
+# (libpq) and redis-py, verifying the servers' certificates and names with the private CA.
+CLIENTS = r"""
+import json, os, sys
+import psycopg2, redis
+db, ca, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+out = {}
+try:
+    tls = {"sslmode": mode} if mode == "disable" else {"sslmode": mode, "sslrootcert": ca}
+    conn = psycopg2.connect(host=db, dbname="web2py", user="web2py", password=os.environ["PG"], connect_timeout=5, **tls)
+    cur = conn.cursor()
+    cur.execute("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+    out["postgres"] = "%s %s" % cur.fetchone()
+except Exception as error:
+    out["postgres"] = "%s %s" % (type(error).__name__, str(error).strip())
+try:
+    tls = {} if mode == "disable" else {"ssl": True, "ssl_ca_certs": ca, "ssl_cert_reqs": "required", "ssl_check_hostname": True}
+    out["redis"] = str(redis.Redis(host=db, port=6379, username="web2py", password=os.environ["RP"], socket_timeout=5, **tls).ping())
+except Exception as error:
+    out["redis"] = "%s %s" % (type(error).__name__, error)
+print(json.dumps(out))
+"""
+
+
+def rendered(host, name: str) -> str:
+    """A variable as the play renders it (the lab's secrets are templates)."""
+    return host.ansible("debug", f"var={name}", check=False)[name]
+
+
+def test_links_to_the_database_host_are_tls_with_the_servers_verified():
+    app = node(APPS[0])
+    secrets = (f"PG={shlex.quote(rendered(app, 'postgres_db_password'))} "
+               f"RP={shlex.quote(rendered(app, 'redis_app_password'))}")
+
+    def clients(ca: str, mode: str) -> dict:
+        out = app.run(f"{secrets} /srv/web2py/venv/bin/python -c {shlex.quote(CLIENTS)} {DB} {ca or '-'} {mode}")
+        assert out.rc == 0, out.stderr
+        return json.loads(out.stdout)
+
+    verified = clients(PKI_CA, "verify-full")
+    assert verified["postgres"] in ("True TLSv1.3", "True TLSv1.2") and verified["redis"] == "True", verified
+    plaintext = clients("", "disable")
+    assert "no encryption" in plaintext["postgres"] and plaintext["redis"] != "True", plaintext
+    other = clients(other_ca(app), "verify-full")
+    assert "certificate verify failed" in other["postgres"] and "certificate verify failed" in other["redis"], other
+    # What the probe's appconfig.ini tells web2py's clients.
+    config = app.file("/srv/web2py/web2py/applications/probe/private/appconfig.ini").content_string
+    assert "sslmode=verify-full" in config and "ca_file = /etc/web2py-deploy/pki/ca.crt" in config and "tls = true" in config
 
 
 def test_scheduler_host_runs_queued_tasks(host):

@@ -44,7 +44,7 @@ TLS_FIXTURES = tempfile.mkdtemp(prefix="bad-input-tls-")
 BASE_VARS["bad_input_tls"] = TLS_FIXTURES
 ROLES = ("web2py", "nginx_uwsgi", "apache_wsgi", "apache_proxy", "lighttpd_fcgi", "postgres",
          "redis", "memcached", "haproxy", "web2py_scheduler", "web2py_standalone")
-# (web2py_tls, web2py_frontend, web2py_server and web2py_apache are reached through these, whose
+# (web2py_tls, web2py_frontend, web2py_server, web2py_apache and pki are reached through these, whose
 # preflight validates them: their cases apply a role that depends on them.)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 MARKER = "/var/tmp/bad-input-marker"
