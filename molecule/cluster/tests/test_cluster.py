@@ -129,6 +129,12 @@ def test_links_to_the_database_host_are_tls_with_the_servers_verified():
     assert "no encryption" in plaintext["postgres"] and plaintext["redis"] != "True", plaintext
     other = clients(other_ca(app), "verify-full")
     assert "certificate verify failed" in other["postgres"] and "certificate verify failed" in other["redis"], other
+    # libpq gets the CA before any model runs: from the WSGI entry point (app hosts) and from the
+    # scheduler's unit (worker).
+    entry = app.file("/usr/local/libexec/web2py-deploy/web2py-wsgi.py").content_string
+    assert f'\nPGSSLROOTCERT = "{PKI_CA}"\n' in entry
+    units = node(WORKER).run("systemctl show -p Environment web2py-scheduler@probe.service").stdout
+    assert f"PGSSLROOTCERT={PKI_CA}" in units, units
     # What the probe's appconfig.ini tells web2py's clients.
     config = app.file("/srv/web2py/web2py/applications/probe/private/appconfig.ini").content_string
     assert "sslmode=verify-full" in config and "ca_file = /etc/web2py-deploy/pki/ca.crt" in config and "tls = true" in config

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from conftest import PKI_CA, assert_check_mode_clean, recap_changed, run_playbook
 
-PKI_DIR = os.path.join(os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"]), "pki")
+PKI_DIR = os.path.join(os.path.dirname(os.environ["MOLECULE_INVENTORY_FILE"]), ".pki")
 KEY = "/etc/web2py-deploy/pki/private/redis.key"
 CERT = "/etc/web2py-deploy/pki/redis.crt"
 
@@ -106,6 +106,95 @@ def test_operator_ca_put_in_pki_dir_signs_instead(host, tmp_path):
     assert "web2py.deploy private CA" in host.check_output(f"openssl x509 -in {CERT} -noout -issuer")
 
 
+# Root on the host swaps openssl for one that asks for more: another server's name, a wildcard,
+# a CA certificate and other uses.
+FORGER = """#!/bin/bash
+if [ "$1" = req ]; then
+  out=()
+  while [ $# -gt 0 ]; do
+    if [ "$1" = -addext ]; then shift 2; continue; fi
+    out+=("$1"); shift
+  done
+  exec /usr/bin/openssl "${out[@]}" -addext "subjectAltName=DNS:db-primary.internal,DNS:*.internal,IP:10.9.9.9" \\
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,digitalSignature,keyCertSign" \\
+    -addext "extendedKeyUsage=serverAuth,clientAuth,codeSigning"
+fi
+exec /usr/bin/openssl "$@"
+"""
+
+
+def test_a_request_asking_for_other_names_or_a_ca_is_not_signed(host):
+    key = public_key(host)
+    host.run(f"cat > /usr/local/bin/openssl <<'EOF'\n{FORGER}EOF\nchmod 0755 /usr/local/bin/openssl; rm -f {CERT}")
+    try:
+        run = run_playbook("converge.yml")
+        output = run.stdout + run.stderr
+        assert run.returncode != 0 and "was not signed" in output, output[-3000:]
+        assert "DNS:*.internal" in output and "CA:FALSE" in output
+        assert not host.file(CERT).exists
+    finally:
+        host.run("rm -f /usr/local/bin/openssl")
+    converge()
+    assert host.run(f"openssl verify -CAfile {PKI_CA} -purpose sslserver {CERT}").rc == 0
+    assert "CA:FALSE" in host.check_output(f"openssl x509 -in {CERT} -noout -ext basicConstraints")
+    assert public_key(host) == key
+
+
+def test_a_lone_ca_key_or_certificate_is_refused_not_replaced(tmp_path):
+    for missing in ("ca.crt", "ca.key"):
+        aside = tmp_path / missing
+        shutil.move(os.path.join(PKI_DIR, missing), aside)
+        try:
+            kept = {name: open(os.path.join(PKI_DIR, name), "rb").read() for name in os.listdir(PKI_DIR)}
+            run = run_playbook("converge.yml")
+            output = run.stdout + run.stderr
+            assert run.returncode != 0 and f"without {missing}" in output, output[-2000:]
+            assert {name: open(os.path.join(PKI_DIR, name), "rb").read() for name in os.listdir(PKI_DIR)} == kept
+        finally:
+            shutil.move(aside, os.path.join(PKI_DIR, missing))
+
+
+def expired_ca(directory) -> None:
+    """A CA whose validity ended yesterday (ca.key, ca.crt in directory)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "expired CA")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=30))
+            .not_valid_after(now - datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True).sign(key, hashes.SHA256()))
+    (directory / "ca.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    (directory / "ca.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def test_an_expired_ca_signs_nothing(host, tmp_path):
+    own = tmp_path / "expired"
+    own.mkdir()
+    expired_ca(own)
+    saved = tmp_path / "saved"
+    shutil.copytree(PKI_DIR, saved)
+    before = cert_text(host)
+    try:
+        for name in ("ca.key", "ca.crt"):
+            shutil.copy(own / name, os.path.join(PKI_DIR, name))
+        run = run_playbook("converge.yml")
+        output = run.stdout + run.stderr
+        assert run.returncode != 0 and "has expired" in output, output[-2000:]
+        assert cert_text(host) == before
+    finally:
+        for name in ("ca.key", "ca.crt"):
+            shutil.copy(saved / name, os.path.join(PKI_DIR, name))
+        converge()
+
+
 @pytest.mark.parametrize("extra, variable", [
     ('{"pki_dir": "relative/pki"}', "pki_dir"),
     ('{"pki_dir": "/tmp/a/../b"}', "pki_dir"),
@@ -113,6 +202,8 @@ def test_operator_ca_put_in_pki_dir_signs_instead(host, tmp_path):
     ('{"pki_cert_names": ["bad name\\nx"]}', "pki_cert_names"),
     ('{"pki_cert_names": []}', "pki_cert_names"),
     ('{"pki_renew_days": 900}', "pki_renew_days"),
+    ('{"pki_cert_names": ["db.example."]}', "pki_cert_names"),
+    ('{"pki_cert_names": ["' + "d" * 65 + '.example"]}', "pki_cert_names"),
 ])
 def test_bad_value_refused_before_any_change(host, extra, variable):
     before = cert_text(host)

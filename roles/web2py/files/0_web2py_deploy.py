@@ -27,8 +27,10 @@ def _web2py_deploy_stores():
             return default
         return default if value == "" else value
 
-    # The private CA (web2py.deploy.pki): libpq verifies PostgreSQL with it (DAL URIs with
-    # ?sslmode=verify-full; pydal passes no sslrootcert), the Redis client below too.
+    # The private CA (web2py.deploy.pki): the Redis and memcached clients below verify with it,
+    # and libpq (DAL URIs with ?sslmode=verify-full; pydal passes no sslrootcert). The front ends'
+    # WSGI entry point and the server and scheduler units set PGSSLROOTCERT before any model
+    # runs; this covers other launchers (web2py.py -S app -M) for the models after this one.
     ca_file = setting("tls.ca_file")
     if ca_file:
         os.environ.setdefault("PGSSLROOTCERT", ca_file)

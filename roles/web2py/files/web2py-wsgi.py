@@ -19,8 +19,16 @@ locale is set back to C.UTF-8 (the C locale's rules with UTF-8 characters, shipp
 libc-bin) once web2py is imported.
 """
 import locale
+import os
 
-import wsgihandler  # web2py's handlers/wsgihandler.py, placed next to web2py.py by the role
+# The private CA's certificate (web2py.deploy.pki) libpq verifies PostgreSQL with, for DAL URIs
+# with sslmode=verify-full (pydal passes no sslrootcert): set before web2py runs any model. The
+# role writes the path here when a client verifies a server; empty otherwise.
+PGSSLROOTCERT = ""
+if PGSSLROOTCERT:
+    os.environ.setdefault("PGSSLROOTCERT", PGSSLROOTCERT)
+
+import wsgihandler  # noqa: E402  # pylint: disable=wrong-import-position  # web2py's handlers/wsgihandler.py, placed next to web2py.py by the role
 
 locale.setlocale(locale.LC_CTYPE, "C.UTF-8")
 
