@@ -76,10 +76,12 @@ def pki_csr_problems(info: t.Mapping[str, t.Any], names: t.Sequence[str], addres
         problems.append("its names differ from the inventory's (more: %s; missing: %s)" % (extra or "none", missing or "none"))
     if list(info.get("basic_constraints") or []) != ["CA:FALSE"] or info.get("basic_constraints_critical") is not True:
         problems.append("it does not say CA:FALSE (critical)")
-    if sorted(info.get("key_usage") or []) != ["Digital Signature", "Key Encipherment"]:
-        problems.append("its key usages are %s" % (info.get("key_usage"),))
-    if list(info.get("extended_key_usage") or []) != ["TLS Web Server Authentication"]:
-        problems.append("its extended key usages are %s, not server authentication alone" % (info.get("extended_key_usage"),))
+    if sorted(info.get("key_usage") or []) != ["Digital Signature", "Key Encipherment"] or info.get("key_usage_critical") is not True:
+        problems.append("its key usages are %s (critical: %s)" % (info.get("key_usage"), info.get("key_usage_critical")))
+    if list(info.get("extended_key_usage") or []) != ["TLS Web Server Authentication"] or info.get("extended_key_usage_critical"):
+        problems.append("its extended key usages are %s, not server authentication alone (not critical)" % (info.get("extended_key_usage"),))
+    if info.get("subject_alt_name_critical"):
+        problems.append("its subjectAltName is critical")
     others = sorted(set((info.get("extensions_by_oid") or {}).keys()) - _EXTENSIONS)
     if others:
         problems.append("it carries other extensions (%s)" % ", ".join(others))

@@ -59,8 +59,11 @@ def test_certificate_is_a_server_certificate_for_the_host(host):
     text = host.check_output(f"openssl x509 -in {CERT} -noout -text")
     assert "CA:FALSE" in text and "TLS Web Server Authentication" in text
     name = host.ansible.get_variables()["inventory_hostname"]
-    for check in (f"-checkhost {name}", "-checkip 127.0.0.1", f"-checkip {host.ansible('setup')['ansible_facts']['ansible_default_ipv4']['address']}"):
+    for check in (f"-checkhost {name}", "-checkip 127.0.0.1", "-checkip ::1"):
         assert "does match" in host.check_output(f"openssl x509 -in {CERT} -noout {check}")
+    # The names come from the inventory, not from the host's facts (root there sets them).
+    san = host.check_output(f"openssl x509 -in {CERT} -noout -ext subjectAltName").splitlines()[-1].strip()
+    assert san == f"DNS:{name}, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1", san
     other = host.run(f"openssl x509 -in {CERT} -noout -checkhost not-this-host.example")
     assert "does NOT match" in other.stdout, other.stdout
 
@@ -74,6 +77,18 @@ def test_signed_anew_when_it_nears_its_end_with_the_same_key(host):
     # Now valid for 900 days: a second run changes nothing.
     again = converge("-e", "pki_renew_days=826", "-e", "pki_cert_days=900")
     assert not any(recap_changed(again).values()), again[-2000:]
+
+
+def test_names_root_gives_the_host_are_not_signed(host):
+    """Root on the host renames it and adds another server's address: the certificate keeps the
+    inventory's names (a new one is not asked for)."""
+    before = cert_text(host)
+    host.run("ip link add w2p-test type dummy && ip addr add 10.9.9.9/32 dev w2p-test; hostname db-primary.internal")
+    try:
+        converge()
+        assert cert_text(host) == before
+    finally:
+        host.run("ip link del w2p-test; hostname \"$(cat /etc/hostname)\"")
 
 
 def test_signed_anew_for_a_new_name(host):

@@ -19,7 +19,10 @@ GOOD = {
     "basic_constraints": ["CA:FALSE"],
     "basic_constraints_critical": True,
     "key_usage": ["Digital Signature", "Key Encipherment"],
+    "key_usage_critical": True,
     "extended_key_usage": ["TLS Web Server Authentication"],
+    "extended_key_usage_critical": False,
+    "subject_alt_name_critical": False,
     "extensions_by_oid": {"2.5.29.15": {}, "2.5.29.17": {}, "2.5.29.19": {}, "2.5.29.37": {}},
 }
 
@@ -54,6 +57,9 @@ def test_the_request_the_role_makes_is_signed():
     ({"subject_ordered": [["commonName", "other"]]}, "subject"),
     ({"subject_ordered": [["commonName", "db1"], ["organizationName", "x"]]}, "subject"),
     ({"signature_valid": False}, "signature"),
+    ({"key_usage_critical": False}, "key usages"),
+    ({"extended_key_usage_critical": True}, "server authentication alone"),
+    ({"subject_alt_name_critical": True}, "subjectAltName is critical"),
     ({"public_key_type": "RSA"}, "EC key"),
 ])
 def test_a_request_asking_for_more_or_other_is_refused(change, fragment):
