@@ -263,6 +263,87 @@ def assert_http_redirect(http: Client, https: Client, variable: str, secret: str
     assert r.status == 301 and r.headers["location"].startswith("https://"), (r.status, r.headers)
     assert r.headers["location"].split("?")[0].endswith("/probe/default/ping")
     assert https.get("/probe/default/ping").body == "pong"
+    # static files too, the precompressed ones included (Apache's rewrite to the .gz runs
+    # before its redirect: over HTTPS only then)
+    for path in GZIP_STATIC_PATHS:
+        r = http.get(path, "-H", "Accept-Encoding: gzip")
+        assert r.status == 301 and r.headers["location"].startswith("https://"), (path, r.status, r.headers)
+
+
+def assert_admin_instance(host, https: Client, password: str, port: int = 8001, site_admin: bool = True,
+                          tunnel: bool = False, root: str = "/srv/web2py/web2py") -> None:
+    """The guide's admin recipe, turned on then off by converge (web2py_admin_instance): web2py's
+    admin on web2py's own server on 127.0.0.1:<port> alone, as the web2py user, the password
+    in parameters_<port>.py only (never on a command line or in -v output); the public site has
+    no admin at all, over HTTPS included. tunnel: reached through a real SSH tunnel (sshd on
+    the host forwards from its own loopback). Turned off, the instance, its unit and its
+    parameters file are gone and the site's admin is as before (site_admin: on over HTTPS)."""
+    turn_on = ("-e", json.dumps({"web2py_admin_instance": True, "web2py_admin_instance_port": port}))
+    unit = "/etc/systemd/system/web2py-admin.service"
+    # a check run first: it previews the instance (a unit not there yet) and changes nothing
+    run = run_playbook("converge.yml", "--check", *turn_on)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert not host.file(unit).exists and not host.file(f"{root}/parameters_{port}.py").exists
+    run = run_playbook("converge.yml", *turn_on)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert password not in run.stdout + run.stderr
+    try:
+        service = host.service("web2py-admin")
+        assert service.is_running and service.is_enabled
+        listeners = [line.split()[3] for line in host.run("ss -Hltn").stdout.splitlines()]
+        assert [address for address in listeners if address.endswith(f":{port}")] == [f"127.0.0.1:{port}"], listeners
+        server = [(user, args) for user, args in processes(host) if f"-p {port}" in args and "web2py.py" in args]
+        assert server and {user for user, _args in server} == {"web2py"}, server
+        assert all(password not in args for _user, args in processes(host))
+        assert password not in host.file(unit).content_string
+        files = {name: host.file(f"{root}/{name}") for name in host.run(f"ls {root}").stdout.split() if name.startswith("parameters_")}
+        assert f"parameters_{port}.py" in files, sorted(files)
+        for name, info in files.items():
+            assert (info.user, info.mode) == ("web2py", 0o600), (name, info.user, oct(info.mode))
+            # the site's ports: admin disabled (web2py.deploy.web2py_password writes password=None)
+            disabled = host.run(f"grep -qx 'password=None' {root}/{name}").rc == 0
+            assert disabled is (name != f"parameters_{port}.py"), name
+        assert_admin_login(Client(host, f"http://127.0.0.1:{port}", "/tmp/jar-admin-instance"), password)
+        # never from the host's network address
+        address = private_address(host)
+        assert host.run(f"curl -s -o /dev/null --max-time 5 http://{address}:{port}/admin/default/index").rc != 0
+        # the public site: no admin, no appadmin, whatever the spelling or the headers
+        for path in ADMIN_PATHS + ODD_ADMIN_PATHS:
+            assert_admin_not_reached(https, path)
+        if tunnel:
+            _assert_admin_through_an_ssh_tunnel(host, address, port, password)
+    finally:
+        run = run_playbook("converge.yml", "-e", json.dumps({"web2py_admin_instance": False}))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert not host.file(unit).exists and not host.file(f"{root}/parameters_{port}.py").exists
+    # (stopped, removed, and not left behind as a failed unit)
+    assert host.run("systemctl is-active web2py-admin").stdout.strip() in ("inactive", "unknown")
+    assert "web2py-admin" not in host.run("systemctl list-units --all --no-legend --plain").stdout
+    assert not [line for line in host.run("ss -Hltn").stdout.splitlines() if line.split()[3].endswith(f":{port}")]
+    if site_admin:
+        assert_admin_login(Client(host, https.base, "/tmp/jar-admin-back"), password)
+
+
+def _assert_admin_through_an_ssh_tunnel(host, address: str, port: int, password: str) -> None:
+    """ssh -N -L <local>:127.0.0.1:<port> root@<host's address>, as an operator would (the key
+    made for the test, sshd started for it and stopped after)."""
+    setup = host.run(
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client >/dev/null 2>&1 "
+        "|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client; }; "
+        "install -d -m 0700 /root/.ssh && rm -f /root/.ssh/tunnel-test* "
+        "&& ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/tunnel-test "
+        "&& cat /root/.ssh/tunnel-test.pub >> /root/.ssh/authorized_keys && systemctl start ssh")
+    assert setup.rc == 0, setup.stderr[-2000:]
+    local = port + 10000
+    try:
+        opened = host.run(
+            f"ssh -f -N -o BatchMode=yes -o ExitOnForwardFailure=yes -o StrictHostKeyChecking=no "
+            f"-o UserKnownHostsFile=/dev/null -i /root/.ssh/tunnel-test -L 127.0.0.1:{local}:127.0.0.1:{port} root@{address}")
+        assert opened.rc == 0, opened.stderr[-2000:]
+        assert_admin_login(Client(host, f"http://127.0.0.1:{local}", "/tmp/jar-admin-tunnel"), password)
+    finally:
+        host.run(f"pkill -f 'ssh -f -N .*-L 127.0.0.1:{local}:' ; systemctl stop ssh ssh.socket; "
+                 "sed -i '/tunnel-test/d' /root/.ssh/authorized_keys; rm -f /root/.ssh/tunnel-test*")
 
 
 def global_ipv6(host) -> str:
@@ -653,6 +734,89 @@ def assert_admin_not_reached(client: Client, path: str, *args: str) -> Response:
     # admin's models ran: it set its session cookie.
     assert "session_id_admin" not in answer.headers.get("set-cookie", ""), (path, answer.headers)
     return answer
+
+
+# The probe's static files the web2py role precompresses (web2py_static_gzip_extensions).
+GZIP_STATIC_PATHS = ("/probe/static/probe.css", "/probe/static/_1.2.3/js/probe.js")
+
+
+def assert_precompressed_static(host, base: str, path: str, *args: str, root: str = "/srv/web2py/web2py",
+                                web2py_handler: bool = False) -> None:
+    """A client that accepts gzip gets the file's .gz, as the web2py role made it (the same
+    bytes, the file's own type, Content-Encoding: gzip, Vary: Accept-Encoding); a client that
+    does not (none, identity, only br, or gzip with q=0) gets the file itself. web2py_handler:
+    web2py's own static handler, which sends the .gz whenever "gzip" is named in lower case
+    (q=0 included)."""
+    original = f"{root}/applications/probe/static/" + re.sub(r"^_\d+\.\d+\.\d+/", "", path.split("/static/", 1)[1])
+    packed = host.file(original + ".gz")
+    assert packed.is_file and not packed.is_symlink, original
+    assert packed.mtime == host.file(original).mtime and packed.user == host.file(original).user, original
+    assert host.run(f"gzip -dc {shlex.quote(original)}.gz | cmp -s - {shlex.quote(original)}").rc == 0, original
+
+    def fetch(accept: str | None) -> dict[str, str]:
+        header = ("-H", f"Accept-Encoding: {accept}") if accept is not None else ()
+        line = " ".join(shlex.quote(part) for part in (
+            "curl", "-sk", "--max-time", "20", "-D", "/tmp/gz-head", "-o", "/tmp/gz-body", *args, *header, base + path))
+        out = host.run(line + " && cat /tmp/gz-head")
+        assert out.rc == 0, (path, accept, out.stderr)
+        answer = parse(out.stdout + "\r\n\r\n")
+        assert answer.status == 200, (path, accept, answer.status)
+        return answer.headers
+
+    plain_type = fetch(None)["content-type"]
+    # (not the obsolete x-gzip alias: nginx's gzip_static ignores it)
+    accepted = ("gzip", "gzip, deflate, br") + (() if web2py_handler else ("br;q=1.0, GZIP;q=0.5, *;q=0.1",))
+    for accept in accepted:
+        headers = fetch(accept)
+        assert headers.get("content-encoding") == "gzip", (path, accept, headers)
+        assert headers["content-type"] == plain_type, (path, accept, headers)
+        assert "accept-encoding" in headers.get("vary", "").lower(), (path, accept, headers)
+        assert host.run(f"cmp -s /tmp/gz-body {shlex.quote(original)}.gz").rc == 0, (path, accept)
+    refusals = (None, "identity", "br") + (() if web2py_handler else ("gzip;q=0", "deflate, gzip;q=0.0"))
+    for accept in refusals:
+        headers = fetch(accept)
+        assert "content-encoding" not in headers, (path, accept, headers)
+        assert host.run(f"cmp -s /tmp/gz-body {shlex.quote(original)}").rc == 0, (path, accept)
+
+
+def set_cookies(host, url: str, *args: str) -> dict[str, dict[str, str | bool]]:
+    """Every Set-Cookie of one answer to a client without cookies: name -> attributes, names
+    lower-cased, a flag (HttpOnly) as True. (Response.headers keeps one header per name.)"""
+    line = " ".join(shlex.quote(part) for part in ("curl", "-sk", "--max-time", "20", "-o", "/dev/null", "-D", "-", *args, url))
+    out = host.run(line)
+    assert out.rc == 0, (url, out.rc, out.stderr)
+    cookies: dict[str, dict[str, str | bool]] = {}
+    for header in out.stdout.splitlines():
+        name, _sep, value = header.partition(":")
+        if name.strip().lower() != "set-cookie":
+            continue
+        first, *attributes = [part.strip() for part in value.split(";")]
+        cookies[first.split("=", 1)[0]] = {
+            key.lower(): (val if sep else True) for key, sep, val in (a.partition("=") for a in attributes if a)}
+    return cookies
+
+
+def assert_session_cookie_flags(host, base: str, secure: bool, *args: str, same_site: str = "Lax",
+                                names: tuple[str, ...] = ("session_id_probe",)) -> None:
+    """The probe's session cookies, as a browser reads them: HttpOnly and SameSite always,
+    Secure exactly when the client's request was HTTPS (the managed model)."""
+    cookies = set_cookies(host, base + "/probe/default/counter", *args)
+    assert set(names) <= set(cookies), (base, args, cookies)
+    for name in sorted(set(names) | {n for n in cookies if n.startswith(("session_id_", "session_data_"))}):
+        attributes = cookies[name]
+        assert attributes.get("httponly") is True, (name, attributes)
+        assert str(attributes.get("samesite", "")).lower() == same_site.lower(), (name, attributes)
+        assert ("secure" in attributes) is secure, (base, args, name, attributes)
+
+
+def assert_session_cookies_follow_the_scheme(host, http_port: int = 80, https_port: int = 443) -> None:
+    """Secure over HTTPS, not over plain HTTP (the site serves both), and not for a plain HTTP
+    client that claims HTTPS in X-Forwarded-Proto (from 127.0.0.3, no trusted balancer)."""
+    assert_session_cookie_flags(host, f"https://127.0.0.1:{https_port}", True)
+    assert_session_cookie_flags(host, f"https://127.0.0.1:{https_port}", True, "--http1.1")
+    assert_session_cookie_flags(host, f"http://127.0.0.1:{http_port}", False)
+    assert_session_cookie_flags(host, f"http://127.0.0.1:{http_port}", False, "--interface", "127.0.0.3",
+                                "-H", "X-Forwarded-Proto: https", "-H", "Forwarded: proto=https")
 
 
 def probe_env(client: Client, *args: str) -> dict:

@@ -100,6 +100,7 @@ def _managed(app: dict, redis: dict, memcache: dict, session_expiry: int, ca_fil
         sections["session"]["db_uri"] = (app.get("session_db_uri", db_uri), _var(app, "session_db_uri" if "session_db_uri" in app else "db_uri"))
     if session_store == "cookie":
         sections["session"]["cookie_key"] = (app.get("session_cookie_key", ""), _var(app, "session_cookie_key"))
+    sections["session"]["cookie_samesite"] = (app.get("session_cookie_samesite", "Lax"), _var(app, "session_cookie_samesite"))
     sections["cache"] = {"store": (cache_store, _var(app, "cache_store"))}
     if "redis" in (session_store, cache_store):
         sections["redis"] = {

@@ -7,6 +7,10 @@ import time
 
 import pytest
 from conftest import (
+    assert_admin_instance,
+    GZIP_STATIC_PATHS,
+    assert_precompressed_static,
+    assert_session_cookies_follow_the_scheme,
     assert_ipv6_and_http2,
     Client,
     probe_env,
@@ -118,6 +122,16 @@ def test_only_listed_apps_are_proxied(http):
 
 def test_session_cookie_kept(https):
     assert_session_kept(https)
+
+
+@pytest.mark.parametrize("path", GZIP_STATIC_PATHS)
+def test_precompressed_static_files_to_clients_that_accept_gzip(host, path):
+    assert_precompressed_static(host, "https://127.0.0.1", path)
+    assert_precompressed_static(host, "http://127.0.0.1", path)
+
+
+def test_session_cookies_httponly_samesite_and_secure_over_https(host):
+    assert_session_cookies_follow_the_scheme(host)
 
 
 def test_db_row_written_and_read(http):
@@ -273,3 +287,9 @@ def test_a_path_prefix_in_a_header_routes_nothing_else(http, path, header):
     answer = http.get(path, "--interface", "127.0.0.3", "-H", header)
     assert "probe appadmin canary" not in answer.body and "session_id_admin" not in answer.headers.get("set-cookie", ""), answer.body[:300]
     assert answer.status != 200 or answer.body == "pong", (answer.status, answer.body[:300])
+
+
+def test_admin_instance_alone_has_admin_and_the_site_none(host, https, lab_vars):
+    """The guide's admin recipe (web2py_admin_instance), on then off again: admin on 127.0.0.1:8001
+    only, the public site without admin or appadmin over HTTPS too."""
+    assert_admin_instance(host, https, lab_vars["web2py_admin_password"])

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import pytest
 from conftest import (
+    assert_admin_instance,
+    GZIP_STATIC_PATHS,
+    assert_precompressed_static,
+    assert_session_cookies_follow_the_scheme,
     assert_ipv6_and_http2,
     assert_http_redirect,
     assert_check_mode_clean,
@@ -94,6 +98,16 @@ def test_trace_disabled(host):
 
 def test_session_cookie_kept(https):
     assert_session_kept(https)
+
+
+@pytest.mark.parametrize("path", GZIP_STATIC_PATHS)
+def test_precompressed_static_files_to_clients_that_accept_gzip(host, path):
+    assert_precompressed_static(host, "https://127.0.0.1", path)
+    assert_precompressed_static(host, "http://127.0.0.1", path)
+
+
+def test_session_cookies_httponly_samesite_and_secure_over_https(host):
+    assert_session_cookies_follow_the_scheme(host)
 
 
 def test_db_row_written_and_read(http):
@@ -193,3 +207,9 @@ def test_appconfig_as_written_over_https(https, lab_vars):
 def test_error_writes_a_ticket(host, https):
     """An error answers 500 and web2py writes its ticket with traceback and snapshot."""
     assert_ticket_written(host, https)
+
+
+def test_admin_instance_alone_has_admin_and_the_site_none(host, https, lab_vars):
+    """The guide's admin recipe (web2py_admin_instance), on then off again: admin on 127.0.0.1:8001
+    only, the public site without admin or appadmin over HTTPS too."""
+    assert_admin_instance(host, https, lab_vars["web2py_admin_password"])

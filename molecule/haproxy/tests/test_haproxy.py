@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import (
+    assert_session_cookie_flags,
     assert_ipv6_and_http2,
     ODD_ADMIN_PATHS,
     assert_admin_not_reached,
@@ -129,6 +130,13 @@ def test_sticky_cookie_pins_a_client(host, https):
     assert cookie.startswith("W2PSRV=") and "HttpOnly" in cookie and "Secure" in cookie
     hosts = {https.get("/probe/default/host").json()["host"] for _request in range(6)}
     assert hosts == {first.json()["host"]}
+
+
+def test_session_cookie_secure_through_the_balancer(host):
+    """TLS ends at HAProxy; the app hosts get plain HTTP with HAProxy's X-Forwarded-Proto: the
+    session cookie is Secure, HttpOnly and SameSite=Lax all the same."""
+    assert_session_cookie_flags(host, "https://127.0.0.1", True)
+    assert_session_cookie_flags(host, "https://127.0.0.1", True, "-H", "X-Forwarded-Proto: http")
 
 
 def test_session_survives_the_loss_of_its_node(host, https):

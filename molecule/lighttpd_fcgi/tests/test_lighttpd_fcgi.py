@@ -13,6 +13,10 @@ from urllib.parse import quote
 
 import pytest
 from conftest import (
+    assert_admin_instance,
+    GZIP_STATIC_PATHS,
+    assert_precompressed_static,
+    assert_session_cookies_follow_the_scheme,
     assert_ipv6_and_http2,
     ODD_ADMIN_PATHS,
     assert_admin_not_reached,
@@ -238,6 +242,16 @@ def test_server_version_hidden(http, https):
 
 def test_session_cookie_kept(https):
     assert [https.get("/probe/default/counter").json()["counter"] for _i in range(3)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("path", GZIP_STATIC_PATHS)
+def test_precompressed_static_files_to_clients_that_accept_gzip(host, path):
+    assert_precompressed_static(host, "https://127.0.0.1", path)
+    assert_precompressed_static(host, "http://127.0.0.1", path)
+
+
+def test_session_cookies_httponly_samesite_and_secure_over_https(host):
+    assert_session_cookies_follow_the_scheme(host)
 
 
 def test_db_row_written_and_read(http):
@@ -539,3 +553,9 @@ def test_http_redirect(host, http, https):
     assert http.get("/parameters_443.py", "-H", "Host:", "-0").status == 403
     assert https.get("/probe/default/ping").body == "pong"
     assert https.get("/probe/static/probe.txt").status == 200
+
+
+def test_admin_instance_alone_has_admin_and_the_site_none(host, https, lab_vars):
+    """The guide's admin recipe (web2py_admin_instance), on then off again: admin on 127.0.0.1:8001
+    only, the public site without admin or appadmin over HTTPS too."""
+    assert_admin_instance(host, https, lab_vars["web2py_admin_password"], site_admin=False)

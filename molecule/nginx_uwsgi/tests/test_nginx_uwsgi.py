@@ -8,6 +8,10 @@ import time
 
 import pytest
 from conftest import (
+    assert_admin_instance,
+    GZIP_STATIC_PATHS,
+    assert_precompressed_static,
+    assert_session_cookies_follow_the_scheme,
     assert_ipv6_and_http2,
     assert_http_redirect,
     assert_rotation_preview_hides_secrets,
@@ -93,6 +97,16 @@ def test_server_version_hidden(http):
 
 def test_session_cookie_kept(https):
     assert_session_kept(https)
+
+
+@pytest.mark.parametrize("path", GZIP_STATIC_PATHS)
+def test_precompressed_static_files_to_clients_that_accept_gzip(host, path):
+    assert_precompressed_static(host, "https://127.0.0.1", path)
+    assert_precompressed_static(host, "http://127.0.0.1", path)
+
+
+def test_session_cookies_httponly_samesite_and_secure_over_https(host):
+    assert_session_cookies_follow_the_scheme(host)
 
 
 def test_db_row_written_and_read(http):
@@ -364,3 +378,9 @@ def test_socket_folder_is_roots_so_the_web2py_user_cannot_plant_a_link(host):
     assert out.rc != 0
     assert host.file(SOCKET).is_socket and host.file(SOCKET).user == "www-data"
     assert host.file("/run/uwsgi/web2py.stats/stats").is_socket
+
+
+def test_admin_instance_alone_has_admin_and_the_site_none(host, https, lab_vars):
+    """The guide's admin recipe (web2py_admin_instance), on then off again: admin on 127.0.0.1:8001
+    through a real SSH tunnel, the public site without admin or appadmin over HTTPS too."""
+    assert_admin_instance(host, https, lab_vars["web2py_admin_password"], tunnel=True)

@@ -3,8 +3,11 @@ on the host; 127.0.0.2 plays the trusted balancer, 127.0.0.3 any other client.""
 from __future__ import annotations
 
 import json
+import shlex
 
 from conftest import (
+    GZIP_STATIC_PATHS,
+    assert_precompressed_static,
     Client,
     assert_admin_login,
     assert_appconfig_as_written,
@@ -12,6 +15,7 @@ from conftest import (
     assert_db_roundtrip,
     assert_forwarding_headers_ignored,
     assert_probe_answers,
+    assert_session_cookie_flags,
     assert_session_kept,
     assert_ticket_written,
     assert_trusted_proxy_believed,
@@ -67,6 +71,37 @@ def test_probe_answers_with_its_session_database_and_settings(host, lab_vars):
     # and from the host's own address on its network
     address = host.run("hostname -I").stdout.split()[0]
     assert_probe_answers(Client(host, f"http://{address}:8000", "/tmp/jar-standalone-net"))
+
+
+def test_session_cookie_of_the_cookie_store_is_httponly_strict_and_secure_over_https(host):
+    """session_store=cookie: the cookie that holds the session gets what the session id cookie
+    gets (web2py marks neither Secure, nor this one HttpOnly or SameSite): Secure only when the
+    balancer says the client came over HTTPS, never when a client claims it."""
+    base, names = "http://127.0.0.1:8000", ("session_data_probe",)
+    assert_session_cookie_flags(host, base, False, same_site="Strict", names=names)
+    assert_session_cookie_flags(host, base, False, "--interface", "127.0.0.3", *FORGED, same_site="Strict", names=names)
+    assert_session_cookie_flags(host, base, True, "--interface", "127.0.0.2", "-H", "X-Forwarded-Proto: https",
+                                same_site="Strict", names=names)
+
+
+def test_cookie_store_keeps_sessions_also_from_cookies_web2py_3_wrote_as_bytes(host):
+    """web2py 3.3.3's cookie store fails every request after a session's first (its
+    secure_loads wants bytes) and writes the session as b'...': the managed model hands it
+    bytes, writes text, and reads the b'...' cookies written before."""
+    client = Client(host, "http://127.0.0.1:8000", "/tmp/jar-cookie-store")
+    assert [client.get("/probe/default/counter").json()["counter"] for _i in range(3)] == [1, 2, 3]
+    value = host.run("awk '$6 == \"session_data_probe\" {print $7}' /tmp/jar-cookie-store").stdout.strip()
+    assert value.startswith("hmac256:"), value
+    old = "Cookie: session_data_probe=\"b'" + value + "'\""
+    answer = host.run(f"curl -s -H {shlex.quote(old)} http://127.0.0.1:8000/probe/default/counter")
+    assert json.loads(answer.stdout) == {"counter": 4}, answer.stdout[:300]
+
+
+def test_precompressed_static_files_from_web2pys_own_handler(host):
+    """No web server: web2py's static handler sends the .gz the role made (to clients that name
+    gzip in lower case, q=0 or not: web2py's own rule)."""
+    for path in GZIP_STATIC_PATHS:
+        assert_precompressed_static(host, "http://127.0.0.1:8000", path, web2py_handler=True)
 
 
 def test_forwarding_headers_of_other_clients_are_ignored(host):

@@ -4,7 +4,8 @@
 # session and cache stores, as chosen in the inventory (session_store, cache_store). Settings
 # and credentials come from private/appconfig.ini (0600): [session], [cache], [redis],
 # [memcache]. It runs first among the models (0_...), so sessions are connected before any
-# other model touches them.
+# other model touches them. Session cookies: HttpOnly, SameSite ([session] cookie_samesite, Lax
+# by default) and Secure on every answer to an HTTPS request.
 #   session_store: file (web2py's default) | db | redis | memcache | cookie
 #   cache_store:   ram (web2py's default) | disk | redis | memcache; redis and memcache also
 #                  replace cache.ram and cache.disk, as the guide does, so the application's
@@ -85,7 +86,63 @@ def _web2py_deploy_stores():
         session_db = DAL(setting("session.db_uri"), pool_size=int(setting("session.pool_size", "5")), migrate=setting("db.migrate", "true").lower() == "true")
         session.connect(request, response, db=session_db)
     elif session_store == "cookie":
+        _web2py_deploy_cookie_session_in()
         session.connect(request, response, cookie_key=setting("session.cookie_key"), compression_level=None)
+
+    _web2py_deploy_session_cookies(setting("session.cookie_samesite", "Lax"), session_store == "cookie")
+
+
+def _web2py_deploy_session_cookies(same_site, data_in_cookie):
+    """The session cookies are HttpOnly, SameSite=<same_site> and, on an answer to an HTTPS
+    request, Secure. request.is_https is the scheme the client used as the front end, or a
+    balancer it trusts, says (they drop what clients send). web2py 3.x marks the session id
+    cookie HttpOnly and SameSite=Lax itself, but Secure only after session.secure(), and the
+    cookie that holds the session itself (session_store=cookie) not at all: it is marked here
+    when web2py sets it, at the end of the request (as text: web2py 3.x hands it bytes)."""
+    secure = bool(request.is_https)
+    # Session keys web2py reads when it writes the session id cookie (and never saves alone).
+    # Secure is only ever added: a session.secure() of the application stays.
+    if secure:
+        session._secure = True
+    secure = bool(session._secure)
+    session._same_site = same_site
+    if not data_in_cookie:
+        return
+    from http.cookies import SimpleCookie
+
+    class SessionCookies(SimpleCookie):
+        def __setitem__(self, key, value):
+            data = key == response.session_data_name
+            if data and isinstance(value, bytes):
+                # web2py 3.x sets the session's bytes as they are: the cookie would say b'...'
+                value = value.decode("ascii")
+            SimpleCookie.__setitem__(self, key, value)
+            if data:
+                morsel = dict.__getitem__(self, key)
+                morsel["httponly"] = True
+                morsel["samesite"] = same_site
+                if secure:
+                    morsel["secure"] = True
+
+    cookies = SessionCookies()
+    dict.update(cookies, response.cookies)
+    response.cookies = cookies
+
+
+def _web2py_deploy_cookie_session_in():
+    """session_store=cookie on web2py 3.x (3.3.3 included): it reads the cookie's text where its
+    secure_loads wants bytes (TypeError: every request after the first one of a session failed
+    with a ticket), and wrote the session as b'...'. The cookie's value is handed over as bytes,
+    without that b'...' wrapper (cookies written before this model fixed the writes). web2py
+    2.x takes either."""
+    name = "session_data_%s" % request.application.lower()
+    morsel = request.cookies.get(name)
+    if morsel is None or not isinstance(morsel.value, str):
+        return
+    value = morsel.value
+    if value.startswith("b'") and value.endswith("'"):
+        value = value[2:-1]
+    morsel.set(morsel.key, value.encode("ascii", "replace"), morsel.coded_value)
 
 
 def _web2py_deploy_redis_tls(tls, ca_file):

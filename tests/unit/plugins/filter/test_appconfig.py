@@ -116,7 +116,7 @@ def test_tricky_values_reach_the_application_as_written(tmp_path, flavour):
     assert settings["db"]["read_uris"].splitlines()[1:] == app["db_read_uris"]
     assert settings["redis"]["password"] == REDIS["password"]
     assert settings["memcache"]["password"] == MEMCACHE["password"]
-    assert settings["session"] == {"store": "redis", "expiry": "3600"}
+    assert settings["session"] == {"store": "redis", "expiry": "3600", "cookie_samesite": "Lax"}
 
 
 @pytest.mark.parametrize("flavour", FLAVOUR_PARAMS)
