@@ -104,7 +104,6 @@ def _web2py_deploy_session_cookies(same_site, data_in_cookie):
     # Secure is only ever added: a session.secure() of the application stays.
     if secure:
         session._secure = True
-    secure = bool(session._secure)
     session._same_site = same_site
     if not data_in_cookie:
         return
@@ -118,10 +117,13 @@ def _web2py_deploy_session_cookies(same_site, data_in_cookie):
                 value = value.decode("ascii")
             SimpleCookie.__setitem__(self, key, value)
             if data:
+                # as the session id cookie gets them, at the end of the request (after any
+                # session.secure() or session.samesite() of the application's own code)
                 morsel = dict.__getitem__(self, key)
                 morsel["httponly"] = True
-                morsel["samesite"] = same_site
-                if secure:
+                if session._same_site:
+                    morsel["samesite"] = session._same_site
+                if session._secure:
                     morsel["secure"] = True
 
     cookies = SessionCookies()
