@@ -13,6 +13,8 @@ import subprocess
 import shlex
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -253,12 +255,9 @@ def assert_mozilla_check_detects_a_weak_server(host, port: int = 9444) -> None:
     assert not result["compliant"] and "tls_versions" in result["output"], result["output"][-3000:]
 
 
-def assert_http_redirect(http: Client, https: Client, variable: str, secret: str) -> None:
-    """Re-run converge with <role>_http_redirect: plain HTTP only redirects to HTTPS (301),
-    HTTPS serves as before, and the -v output hides the admin password."""
-    run = run_playbook("converge.yml", "-e", json.dumps({variable: True}))
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert secret not in run.stdout + run.stderr
+def assert_redirecting(http: Client, https: Client) -> None:
+    """With <role>_http_redirect on: plain HTTP only redirects to HTTPS (301, the path and query
+    kept), static files included, and HTTPS serves as before."""
     r = http.get("/probe/default/ping?x=1")
     assert r.status == 301 and r.headers["location"].startswith("https://"), (r.status, r.headers)
     assert r.headers["location"].split("?")[0].endswith("/probe/default/ping")
@@ -270,24 +269,37 @@ def assert_http_redirect(http: Client, https: Client, variable: str, secret: str
         assert r.status == 301 and r.headers["location"].startswith("https://"), (path, r.status, r.headers)
 
 
-def assert_admin_instance(host, https: Client, password: str, port: int = 8001, site_admin: bool = True,
-                          tunnel: bool = False, root: str = "/srv/web2py/web2py") -> None:
-    """The guide's admin recipe, turned on then off by converge (web2py_admin_instance): web2py's
-    admin on web2py's own server on 127.0.0.1:<port> alone, as the web2py user, the password
-    in parameters_<port>.py only (never on a command line or in -v output); the public site has
-    no admin at all, over HTTPS included. tunnel: reached through a real SSH tunnel (sshd on
-    the host forwards from its own loopback). Turned off, the instance, its unit and its
-    parameters file are gone and the site's admin is as before (site_admin: on over HTTPS)."""
-    turn_on = ("-e", json.dumps({"web2py_admin_instance": True, "web2py_admin_instance_port": port}))
+def assert_http_redirect_and_admin_instance(host, http: Client, https: Client, password: str, *,
+                                            redirect: dict[str, object] | None = None,
+                                            while_on: Callable[[], None] = lambda: None,
+                                            off: dict[str, object] | None = None, port: int = 8001,
+                                            site_admin: bool = True, tunnel: bool = False, check: bool = False,
+                                            root: str = "/srv/web2py/web2py") -> None:
+    """Two converges (each playbook run costs a minute of the suite's time, so the two features
+    that need one share it): first the guide's admin recipe (web2py_admin_instance) together
+    with the front end's HTTP redirect (redirect: the variables that turn it on), then both off
+    again (off: the variables of that run). On: plain HTTP only redirects to HTTPS
+    (assert_redirecting, and while_on for a front end's own checks), and web2py's admin is on
+    web2py's own server on 127.0.0.1:<port> alone, as the web2py user, the password in
+    parameters_<port>.py only (never on a command line or in -v output); the public site has
+    no admin at all, over HTTPS included. tunnel: the admin reached through a real SSH tunnel
+    (sshd on the host forwards from its own loopback). check: a --check run first, which
+    previews the instance (a unit not there yet) and changes nothing. Off: the instance, its
+    unit and its parameters file are gone, plain HTTP serves again and the site's admin is as
+    before (site_admin: on over HTTPS)."""
+    turn_on = ("-e", json.dumps({**(redirect or {}), "web2py_admin_instance": True, "web2py_admin_instance_port": port}))
     unit = "/etc/systemd/system/web2py-admin.service"
-    # a check run first: it previews the instance (a unit not there yet) and changes nothing
-    run = run_playbook("converge.yml", "--check", *turn_on)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert not host.file(unit).exists and not host.file(f"{root}/parameters_{port}.py").exists
+    if check:
+        run = run_playbook("converge.yml", "--check", *turn_on)
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        assert not host.file(unit).exists and not host.file(f"{root}/parameters_{port}.py").exists
     run = run_playbook("converge.yml", *turn_on)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert password not in run.stdout + run.stderr
     try:
+        while_on()
+        if redirect:
+            assert_redirecting(http, https)
         service = host.service("web2py-admin")
         assert service.is_running and service.is_enabled
         listeners = [line.split()[3] for line in host.run("ss -Hltn").stdout.splitlines()]
@@ -313,13 +325,20 @@ def assert_admin_instance(host, https: Client, password: str, port: int = 8001, 
         if tunnel:
             _assert_admin_through_an_ssh_tunnel(host, address, port, password)
     finally:
-        run = run_playbook("converge.yml", "-e", json.dumps({"web2py_admin_instance": False}))
+        run = run_playbook("converge.yml", "-e", json.dumps({**(off or {}), "web2py_admin_instance": False}))
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     assert not host.file(unit).exists and not host.file(f"{root}/parameters_{port}.py").exists
     # (stopped, removed, and not left behind as a failed unit)
     assert host.run("systemctl is-active web2py-admin").stdout.strip() in ("inactive", "unknown")
     assert "web2py-admin" not in host.run("systemctl list-units --all --no-legend --plain").stdout
     assert not [line for line in host.run("ss -Hltn").stdout.splitlines() if line.split()[3].endswith(f":{port}")]
+    if redirect:
+        # (bounded: a backend restarted by the run may take a moment)
+        for _i in range(20):
+            if http.get("/probe/default/ping").body == "pong":
+                break
+            time.sleep(0.5)
+        assert http.get("/probe/default/ping").body == "pong"
     if site_admin:
         assert_admin_login(Client(host, https.base, "/tmp/jar-admin-back"), password)
 

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import pytest
 from conftest import (
-    assert_admin_instance,
+    assert_http_redirect_and_admin_instance,
     GZIP_STATIC_PATHS,
     assert_precompressed_static,
     assert_session_cookies_follow_the_scheme,
     assert_ipv6_and_http2,
-    assert_http_redirect,
     assert_check_mode_clean,
     secret_values,
     assert_mozilla_intermediate,
@@ -193,11 +192,6 @@ def test_odd_admin_paths_refused_over_http(http, path):
     assert_admin_not_reached(http, path)
 
 
-def test_http_redirect(http, https, lab_vars):
-    """Last: with apache_wsgi_http_redirect the plain-HTTP site only redirects to HTTPS."""
-    assert_http_redirect(http, https, "apache_wsgi_http_redirect", lab_vars["web2py_admin_password"])
-
-
 def test_appconfig_as_written_over_https(https, lab_vars):
     """Non-ASCII, %, quotes, ; and # in appconfig values reach web2py as written through
     Apache and mod_wsgi (the daemon loads web2py through the web2py role's entry point, which keeps LC_CTYPE UTF-8 after web2py's import)."""
@@ -209,7 +203,9 @@ def test_error_writes_a_ticket(host, https):
     assert_ticket_written(host, https)
 
 
-def test_admin_instance_alone_has_admin_and_the_site_none(host, https, lab_vars):
-    """The guide's admin recipe (web2py_admin_instance), on then off again: admin on 127.0.0.1:8001
-    only, the public site without admin or appadmin over HTTPS too."""
-    assert_admin_instance(host, https, lab_vars["web2py_admin_password"])
+def test_http_redirect_and_admin_instance(host, http, https, lab_vars):
+    """The guide's admin recipe (web2py_admin_instance) and the HTTP redirect, on together (one
+    converge) then off again: admin on 127.0.0.1:8001 only, the public site without admin or
+    appadmin over HTTPS too; plain HTTP only redirects to HTTPS."""
+    assert_http_redirect_and_admin_instance(host, http, https, lab_vars["web2py_admin_password"],
+                                            redirect={"apache_wsgi_http_redirect": True})

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 from conftest import (
-    assert_admin_instance,
+    assert_http_redirect_and_admin_instance,
     GZIP_STATIC_PATHS,
     assert_precompressed_static,
     assert_session_cookies_follow_the_scheme,
@@ -539,23 +539,23 @@ def test_odd_admin_paths_refused_over_http(http, path):
     assert_admin_not_reached(http, path)
 
 
-def test_http_redirect(host, http, https):
-    """Last: lighttpd_fcgi_http_redirect sends plain HTTP to HTTPS; HTTPS serves as before."""
-    run = play("converge.yml", {**ADMIN_RUN_VARS, "lighttpd_fcgi_http_redirect": True})
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    wait_for_ping(https)
-    r = http.get("/probe/default/ping?x=1")
-    assert r.status == 301 and r.headers["location"] == "https://127.0.0.1/probe/default/ping?x=1"
-    r = http.get("/admin/default/index", "-H", "Host: localhost:80")
-    assert r.status == 301 and r.headers["location"] == "https://localhost/admin/default/index"
-    # Not even a redirect for other host names; nothing from the document root over HTTP.
-    assert http.get("/probe/default/ping", "-H", "Host: evil.example").status == 403
-    assert http.get("/parameters_443.py", "-H", "Host:", "-0").status == 403
-    assert https.get("/probe/default/ping").body == "pong"
-    assert https.get("/probe/static/probe.txt").status == 200
+def test_http_redirect_and_admin_instance(host, http, https, lab_vars):
+    """Last: the guide's admin recipe (web2py_admin_instance) and lighttpd_fcgi_http_redirect, on
+    together (one converge, lighttpd_fcgi_admin_enabled still set: the instance wins) then off
+    again: admin on 127.0.0.1:8001 only, the public site without admin or appadmin over HTTPS
+    too; plain HTTP only redirects to HTTPS, for the site's names alone. Off: admin over HTTPS
+    as lighttpd_fcgi_admin_enabled says."""
+    def redirects() -> None:
+        wait_for_ping(https)
+        r = http.get("/probe/default/ping?x=1")
+        assert r.status == 301 and r.headers["location"] == "https://127.0.0.1/probe/default/ping?x=1"
+        r = http.get("/admin/default/index", "-H", "Host: localhost:80")
+        assert r.status == 301 and r.headers["location"] == "https://localhost/admin/default/index"
+        # Not even a redirect for other host names; nothing from the document root over HTTP.
+        assert http.get("/probe/default/ping", "-H", "Host: evil.example").status == 403
+        assert http.get("/parameters_443.py", "-H", "Host:", "-0").status == 403
+        assert https.get("/probe/static/probe.txt").status == 200
 
-
-def test_admin_instance_alone_has_admin_and_the_site_none(host, https, lab_vars):
-    """The guide's admin recipe (web2py_admin_instance), on then off again: admin on 127.0.0.1:8001
-    only, the public site without admin or appadmin over HTTPS too."""
-    assert_admin_instance(host, https, lab_vars["web2py_admin_password"], site_admin=False)
+    assert_http_redirect_and_admin_instance(host, http, https, lab_vars["web2py_admin_password"],
+                                            redirect={**ADMIN_RUN_VARS, "lighttpd_fcgi_http_redirect": True},
+                                            while_on=redirects, off=ADMIN_RUN_VARS)

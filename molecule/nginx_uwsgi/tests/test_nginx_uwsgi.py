@@ -8,12 +8,11 @@ import time
 
 import pytest
 from conftest import (
-    assert_admin_instance,
+    assert_http_redirect_and_admin_instance,
     GZIP_STATIC_PATHS,
     assert_precompressed_static,
     assert_session_cookies_follow_the_scheme,
     assert_ipv6_and_http2,
-    assert_http_redirect,
     assert_rotation_preview_hides_secrets,
     run_playbook,
     write_tls_fixtures,
@@ -363,11 +362,6 @@ def test_next_run_puts_back_what_was_changed_by_hand(host, https):
     assert https.get("/probe/default/ping").body == "pong"
 
 
-def test_http_redirect(http, https, lab_vars):
-    """Last: with nginx_uwsgi_http_redirect the plain-HTTP site only redirects to HTTPS."""
-    assert_http_redirect(http, https, "nginx_uwsgi_http_redirect", lab_vars["web2py_admin_password"])
-
-
 def test_socket_folder_is_roots_so_the_web2py_user_cannot_plant_a_link(host):
     """uWSGI binds, chowns and chmods the socket as root, by path: a link the web2py user put in
     its place (after killing its own master, which the root emperor respawns) made root chown any
@@ -380,7 +374,10 @@ def test_socket_folder_is_roots_so_the_web2py_user_cannot_plant_a_link(host):
     assert host.file("/run/uwsgi/web2py.stats/stats").is_socket
 
 
-def test_admin_instance_alone_has_admin_and_the_site_none(host, https, lab_vars):
-    """The guide's admin recipe (web2py_admin_instance), on then off again: admin on 127.0.0.1:8001
-    through a real SSH tunnel, the public site without admin or appadmin over HTTPS too."""
-    assert_admin_instance(host, https, lab_vars["web2py_admin_password"], tunnel=True)
+def test_http_redirect_and_admin_instance(host, http, https, lab_vars):
+    """The guide's admin recipe (web2py_admin_instance) and the HTTP redirect, on together (one
+    converge) then off again: admin on 127.0.0.1:8001 only, the public site without admin or
+    appadmin over HTTPS too; plain HTTP only redirects to HTTPS. The admin is
+    reached through a real SSH tunnel; a --check run previews the instance first."""
+    assert_http_redirect_and_admin_instance(host, http, https, lab_vars["web2py_admin_password"],
+                                            redirect={"nginx_uwsgi_http_redirect": True}, tunnel=True, check=True)
