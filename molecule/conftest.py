@@ -463,18 +463,24 @@ def assert_check_mode_clean(playbook: str = "converge.yml", secrets: tuple[str, 
 
 
 def changed_tasks(output: str) -> list[str]:
-    """Banners (role : name) of the tasks that reported a change on some host."""
-    blocks = re.split(r"^TASK \[", output, flags=re.M)[1:]
-    return [block.split("]", 1)[0] for block in blocks if re.search(r"^changed: ", block, re.M)]
+    """Banners (role : name) of the tasks that reported a change on some host; a handler's as
+    "HANDLER role : name" (a handler's output is its own block, not the task's before it)."""
+    blocks = re.split(r"^(TASK|RUNNING HANDLER) \[", output, flags=re.M)[1:]
+    return [("HANDLER " if kind == "RUNNING HANDLER" else "") + block.split("]", 1)[0]
+            for kind, block in zip(blocks[::2], blocks[1::2]) if re.search(r"^changed: ", block, re.M)]
 
 
 def assert_rotation_preview_hides_secrets(rotation: dict, secrets: tuple[str, ...], tasks: tuple[str, ...] = (),
-                                          playbook: str = "converge.yml") -> str:
+                                          playbook: str = "converge.yml", only: bool = False,
+                                          also: tuple[str, ...] = ()) -> str:
     """A password rotation previewed with --check --diff -v (the new values as extra vars from a
     0600 file, never on a command line): the run completes, reports changes (the preview did
     reach the tasks that write the secrets: each of tasks, a part of a task banner, reported a
     change), and its output holds none of secrets (pass the old
-    values, the new ones and what is derived from them, e.g. stored hashes). Returns the output."""
+    values, the new ones and what is derived from them, e.g. stored hashes). only: on the
+    converged host, no other task reports a change but those of also, which follow from the new
+    values (check mode on the converged host changes nothing but what the new values change:
+    assert_check_mode_clean's property, in the same run). Returns the output."""
     secrets = tuple(secret for secret in secrets if secret)
     assert secrets
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as extra:
@@ -490,6 +496,11 @@ def assert_rotation_preview_hides_secrets(rotation: dict, secrets: tuple[str, ..
     previewed = changed_tasks(output)
     for task in tasks:  # the tasks that write the secrets did preview a change
         assert any(task in banner for banner in previewed), (task, previewed)
+    if only:
+        # (handlers run for the tasks that changed: they follow from them)
+        others = [banner for banner in previewed
+                  if not banner.startswith("HANDLER ") and not any(task in banner for task in tasks + also)]
+        assert not others, (others, output[-3000:])
     # Each secret as written and as JSON shows it (-v prints results as JSON: quotes, backslashes
     # and non-ASCII characters escaped).
     forms = [(index, form) for index, secret in enumerate(secrets)

@@ -13,7 +13,6 @@ import shlex
 import pytest
 from conftest import (
     Client,
-    assert_check_mode_clean,
     assert_rotation_preview_hides_secrets,
     pg_startup,
     pg_version,
@@ -50,19 +49,16 @@ def psql_app(host, sql: str, address: str = "127.0.0.1", user: str = "web2py"):
     )
 
 
-def test_check_mode_on_the_converged_host_changes_nothing(lab_vars):
-    """First, on the state converge left: --check --diff reports 0 changes, -v shows no secret."""
-    assert_check_mode_clean(secrets=secret_values(lab_vars))
-
-
-def test_password_rotation_preview_hides_old_and_new_secrets(lab_vars):
-    """--check --diff -v with new database and replication passwords (the roles, the replica's
-    passfile, the probe's appconfig.ini on the primary) previews the changes and shows no
-    password, old or new."""
+def test_check_mode_previews_a_password_rotation_alone_and_hides_secrets(lab_vars):
+    """First, on the state converge left, one --check --diff -v run with new database and
+    replication passwords (the roles, the replica's passfile, the probe's appconfig.ini on the
+    primary) previews the changes and shows no password, old or new; no other task reports a change
+    (check mode on the converged host changes nothing else) and no secret of the scenario shows."""
     rotation = {"postgres_db_password": "rotated-Pg-Passw0rd-6b0c", "postgres_replication_password": "rotated-Repl-Passw0rd-d43a"}
     assert_rotation_preview_hides_secrets(
-        rotation, (lab_vars["postgres_db_password"], lab_vars["postgres_replication_password"], *rotation.values()),
-        tasks=("Write the replication passfile", "Render private/appconfig.ini"))
+        rotation, secret_values(lab_vars) + (lab_vars["postgres_db_password"], lab_vars["postgres_replication_password"], *rotation.values()),
+        tasks=("Create the application role", "Create the replication role", "Write the replication passfile",
+               "Render private/appconfig.ini"), only=True)
 
 
 @pytest.fixture(scope="module")

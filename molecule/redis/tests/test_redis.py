@@ -9,7 +9,7 @@ import shlex
 import time
 
 import pytest
-from conftest import (PKI_CA, assert_check_mode_clean, assert_pki_files, assert_rotation_preview_hides_secrets,
+from conftest import (PKI_CA, assert_pki_files, assert_rotation_preview_hides_secrets,
                       assert_tls_1_2_and_1_3_only, other_ca, processes, run_playbook, secret_values)
 
 CONF = "/etc/redis/redis.conf"
@@ -30,19 +30,17 @@ def cli(host, *args: str, user: str | None = None, password: str | None = None, 
     return out.stdout.strip()
 
 
-def test_check_mode_on_the_converged_host_changes_nothing(lab_vars):
-    """First, on the state converge left: --check --diff reports 0 changes, -v shows no secret."""
-    assert_check_mode_clean(secrets=secret_values(lab_vars))
-
-
-def test_password_rotation_preview_hides_old_and_new_secrets(lab_vars):
-    """--check --diff -v with new app and admin passwords previews the change to users.acl and
-    shows neither password, old or new, nor their stored sha256 hashes."""
+def test_check_mode_previews_a_password_rotation_alone_and_hides_secrets(lab_vars):
+    """First, on the state converge left, one --check --diff -v run with new app and admin passwords
+    previews the change to users.acl (and to the probe's appconfig.ini, which holds the app
+    password) and shows neither password, old or new, nor their stored sha256 hashes; no other task
+    reports a change (check mode on the converged host changes nothing else) and no secret of the
+    scenario shows."""
     rotation = {"redis_app_password": "rotated-Redis-app-9f2c", "redis_admin_password": "rotated-Redis-adm-4b7e"}
     plain = [lab_vars["redis_app_password"], lab_vars["redis_admin_password"], *rotation.values()]
     assert_rotation_preview_hides_secrets(
-        rotation, tuple(plain) + tuple(hashlib.sha256(p.encode()).hexdigest() for p in plain),
-        tasks=("Write the ACL users",))
+        rotation, secret_values(lab_vars) + tuple(plain) + tuple(hashlib.sha256(p.encode()).hexdigest() for p in plain),
+        tasks=("Write the ACL users", "Render private/appconfig.ini"), only=True)
 
 
 @pytest.fixture
