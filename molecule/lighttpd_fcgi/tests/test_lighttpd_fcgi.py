@@ -8,12 +8,12 @@ import json
 import re
 import shlex
 import subprocess
-import time
 from urllib.parse import quote
 
 import pytest
 from conftest import (
     assert_http_redirect_and_admin_instance,
+    wait_for_ping,
     GZIP_STATIC_PATHS,
     assert_precompressed_static,
     assert_session_cookies_follow_the_scheme,
@@ -75,15 +75,6 @@ def wait_for_socket_and_backend(host):
         "for i in $(seq 40); do systemctl is-active -q web2py-fcgi.service && "
         "test -S /run/web2py-fcgi/web2py.sock && break; sleep 0.5; done"
     )
-
-
-def wait_for_ping(client):
-    """lighttpd may hold a failed backend off for a moment: retry (bounded) until it answers."""
-    for _i in range(20):
-        if client.get("/probe/default/ping").status == 200:
-            return
-        time.sleep(0.5)
-    raise AssertionError("the backend did not answer again within 10 s")
 
 
 def test_check_mode_on_the_converged_host_changes_nothing(lab_vars):

@@ -58,7 +58,7 @@ def test_check_mode_previews_a_password_rotation_alone_and_hides_secrets(lab_var
     assert_rotation_preview_hides_secrets(
         rotation,
         secret_values(lab_vars) + (lab_vars["web2py_admin_password"], rotation["web2py_admin_password"], "rotated-Db-Passw0rd-81fe"),
-        tasks=("Write parameters_<port>.py", "Render private/appconfig.ini"), only=True,
+        tasks=("Write parameters_<port>.py", "Render private/appconfig.ini"),
         # what follows from them: the driver of the new URI's database (the probe's own URI is
         # SQLite) in the virtualenv, and uWSGI's graceful reload for the new appconfig.ini
         also=("Create the virtualenv with web2py's runtime dependencies", "Reload the web2py vassal gracefully"))
