@@ -19,9 +19,19 @@
                         application (web2py_probe_appconfig_extra: {probe: {...}}); only that
                         section, the others hold credentials
 /probe/default/fail     raises an error, so web2py writes a ticket (local clients only)
+/probe/default/upload   POST file=<a file of 64 KiB at most>: stored in uploads/ as an upload
+                        field stores it; its stored name, SHA-256 and the host that stored it
+/probe/default/uploaded ?name=<stored name>: the file read back through the field on this host
+                        (SHA-256, size, host), or 404
+/probe/default/download /<stored name>: web2py's own download of it
+                        (the three upload actions only with [probe_uploads] enabled = true in
+                        private/appconfig.ini; 404 otherwise)
 """
+import hashlib
+import io
 import json
 import os
+import re
 import socket
 import time
 import uuid
@@ -172,3 +182,61 @@ def fail():
     if not request.is_local:
         raise HTTP(403, "local clients only")
     return 1 / 0
+
+
+# A stored name as web2py's upload field makes it: probe_file.attachment.<16 hex>.<the name, URL-safe base64>.<ext>
+STORED_NAME = re.compile(r"^probe_file\.attachment\.[0-9a-f]{16}\.[A-Za-z0-9_=-]{0,300}\.[A-Za-z0-9_]{1,5}\Z")
+UPLOAD_MAX = 65536
+
+
+def _uploads_on():
+    try:
+        value = configuration.get("probe_uploads.enabled")
+    except BaseException:  # AppConfig raises for a missing section
+        return False
+    return str(value).lower() in ("true", "1", "yes", "on")
+
+
+def upload():
+    """Stores the posted file in uploads/ as the upload field stores it."""
+    if not _uploads_on():
+        raise HTTP(404, "uploads not enabled")
+    posted = request.vars.file
+    if request.env.request_method != "POST" or not hasattr(posted, "file"):
+        raise HTTP(400, "POST a file as the form field 'file'")
+    data = posted.file.read(UPLOAD_MAX + 1)
+    if len(data) > UPLOAD_MAX:
+        raise HTTP(413, "64 KiB at most")
+    name = db.probe_file.attachment.store(io.BytesIO(data), posted.filename or "probe.bin")
+    return _json({"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
+                  "host": socket.gethostname()})
+
+
+def uploaded():
+    """The stored file read back through the upload field on the host that answers."""
+    if not _uploads_on():
+        raise HTTP(404, "uploads not enabled")
+    name = request.vars.name or ""
+    if not STORED_NAME.match(name):
+        raise HTTP(400, "not a stored name")
+    try:
+        _filename, stream = db.probe_file.attachment.retrieve(name, nameonly=False)
+    except (IOError, OSError):
+        raise HTTP(404, "no such file")
+    try:
+        data = stream.read(UPLOAD_MAX + 1)
+    finally:
+        stream.close()
+    return _json({"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
+                  "host": socket.gethostname()})
+
+
+def download():
+    """web2py's own download of a stored file (/probe/default/download/<stored name>)."""
+    if not _uploads_on():
+        raise HTTP(404, "uploads not enabled")
+    if not request.args or not STORED_NAME.match(request.args[-1]):
+        raise HTTP(400, "not a stored name")
+    # web2py sends it as an attachment, typed by its extension: never sniffed as anything else
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response.download(request, db)

@@ -24,4 +24,6 @@ db.define_table(
     Field("served_by", "string", length=255),
     Field("created_on", "datetime", default=request.now),
 )
+# The upload actions' field (/probe/default/upload): files go to uploads/, no row is written.
+db.define_table("probe_file", Field("attachment", "upload", autodelete=False))
 response.generic_patterns = []
