@@ -20,6 +20,10 @@ from urllib.parse import quote
 
 import pytest
 
+# Playbook runs from the tests: their output without colours, to match its lines.
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+NO_COLOR_ENV = {"ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+
 
 @dataclass
 class Response:
@@ -456,6 +460,17 @@ def secret_values(variables: dict) -> tuple[str, ...]:
     return tuple(value for value in values if isinstance(value, str) and len(value) >= 6 and "{{" not in value)
 
 
+def secret_forms(secret: str) -> set[str]:
+    """The ways a secret could show up in a log or on a command line: as written, shell-quoted
+    (a command line), JSON-escaped (-vvv's module arguments and results), and its pieces of 8
+    characters or more between spaces, quotes and backslashes (any other quoting of it)."""
+    forms = {secret, shlex.quote(secret), json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+    for piece in re.split(r"[\s\"'\\]", secret):
+        if len(piece) >= 8:
+            forms |= {piece, json.dumps(piece)[1:-1]}
+    return forms
+
+
 def assert_check_mode_clean(playbook: str = "converge.yml", secrets: tuple[str, ...] = ()) -> None:
     """--check --diff on the converged scenario completes and reports 0 changes on every host;
     its -v output shows none of the secrets."""
@@ -604,6 +619,23 @@ def write_tls_fixtures(directory: str) -> dict[str, str]:
 
 # --- Multi-host scenarios (postgres, haproxy, cluster).
 
+def assert_web2py_sees_the_shares(host, paths: tuple[str, ...]) -> None:
+    """Every process of web2py's user (its services' mount namespaces included) sees each path
+    as the sshfs mount the host has there now, the same device (web2py.deploy.shared_storage
+    restarts a service that does not)."""
+    devices = {path: host.run(f"findmnt -rn -o MAJ:MIN --mountpoint {path}").stdout.strip() for path in paths}
+    assert all(devices.values()), devices
+    pids = host.run("pgrep -u web2py").stdout.split()
+    assert pids, "no process of web2py's user"
+    for pid in pids:
+        table = host.run(f"cat /proc/{pid}/mountinfo")
+        if table.rc != 0 or not table.stdout:
+            continue  # gone meanwhile
+        seen = {fields[4]: fields[2] for fields in (line.split() for line in table.stdout.splitlines()) if "fuse.sshfs" in fields}
+        unit = host.run(f"cat /proc/{pid}/cgroup").stdout.strip().rsplit("/", 1)[-1]
+        assert {path: seen.get(path) for path in paths} == devices, (pid, unit, seen, devices)
+
+
 def node(name: str):
     """Another container of the scenario, by its inventory name."""
     import testinfra  # pylint: disable=import-outside-toplevel
@@ -692,6 +724,12 @@ def write_pgpass(host, path: str, user: str, password: str) -> None:
     data = base64.b64encode((line + "\n").encode()).decode()
     out = host.run(f"umask 077 && echo {data} | base64 -d > {shlex.quote(path)}")
     assert out.rc == 0, out.stderr
+
+
+def psql_admin(host, sql: str, db: str = "web2py"):
+    """psql as the postgres superuser over the local socket (peer); the commands of one -c run
+    in one transaction, and the first error ends it with exit status 1."""
+    return host.run(f"runuser -u postgres -- psql -XAtq -d {db} -c {shlex.quote(sql)}")
 
 
 def pg_version(host) -> str:

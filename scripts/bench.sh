@@ -467,7 +467,10 @@ ansible_part() {
   remove_containers
   if [ "$QUICK" = 0 ] || [ "${BENCH_CLUSTER:-0}" = 1 ]; then
     local node
-    for node in bench-lb bench-app1 bench-app2 bench-db bench-worker; do start_node "$node"; done
+    # (the web2py hosts mount the shared uploads and tickets with sshfs: FUSE's device)
+    start_node bench-lb
+    start_node bench-db
+    for node in bench-app1 bench-app2 bench-worker; do start_node "$node" --device /dev/fuse; done
     converge_twice cluster playbooks/site.yml scripts/bench/inventories/cluster/hosts.yml
     remove_containers
   else

@@ -30,6 +30,13 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
+# The web2py hosts of the lab and of the shared_storage scenario mount the shared uploads and
+# tickets with sshfs: their containers get this machine's FUSE device.
+if [ ! -c /dev/fuse ]; then
+  $SUDO modprobe fuse 2>/dev/null || true
+  [ -c /dev/fuse ] || die "no /dev/fuse: the lab's web2py hosts mount their shared folders with sshfs (FUSE); load the fuse module (modprobe fuse)"
+fi
+
 if docker info >/dev/null 2>&1; then
   exit 0
 fi

@@ -4,6 +4,7 @@ The tests run on the load balancer; the other hosts are reached with testinfra.g
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -13,8 +14,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import (PKI_CA, Client, assert_appconfig_as_written, haproxy_servers, node, other_ca, pg_startup,
-                      request_loop, wait_for_servers)
+from conftest import (PKI_CA, Client, assert_appconfig_as_written, assert_web2py_sees_the_shares, haproxy_servers, node,
+                      other_ca, pg_startup, request_loop, wait_for_servers)
 
 INSTANCE = os.environ.get("MOLECULE_INSTANCE", "instance")
 testinfra_hosts = [f"ansible://{INSTANCE}-lb"]
@@ -170,6 +171,78 @@ def test_no_failed_request_while_an_app_host_stops(host):
 
 # --- rolling.yml under a request loop and a watch of HAProxy's server states: a successful run,
 # --- the last server in service, an update that fails.
+
+# --- Shared uploads and tickets (web2py.deploy.shared_storage: the db host keeps them) ---
+SHARE = "/srv/web2py-shared/probe"
+PROBE_DIR = "/srv/web2py/web2py/applications/probe"
+TICKET_READER = (
+    "import pickle, sys; sys.path.insert(0, '.'); t = pickle.load(open(sys.argv[1], 'rb')); "
+    "print('ZeroDivisionError' in t['traceback'])"
+)
+
+
+def test_an_upload_through_one_app_host_is_served_by_every_app_host(host):
+    content = f"shared upload {time.time_ns()} 100% ;#=: 'q' \"dq\" ü\n"
+    host.run(f"printf %s {shlex.quote(content)} > /tmp/probe-upload.txt")
+    stored = fresh(host, "upload").request("/probe/default/upload", "-F", "file=@/tmp/probe-upload.txt;filename=a b.txt")
+    assert stored.status == 200, (stored.status, stored.body[:300])
+    name, digest = stored.json()["name"], hashlib.sha256(content.encode()).hexdigest()
+    assert stored.json()["sha256"] == digest
+    readers = set()
+    for index in range(8):  # fresh clients, round robin, no stickiness: both app hosts answer
+        answer = fresh(host, f"up{index}").get(f"/probe/default/uploaded?name={name}")
+        assert answer.status == 200 and answer.json()["sha256"] == digest, (answer.status, answer.body[:300])
+        readers.add(answer.json()["host"])
+    assert readers == set(APPS)
+    for index in range(2):
+        download = fresh(host, f"dl{index}").get(f"/probe/default/download/{name}")
+        assert download.status == 200 and download.body == content, (download.status, download.body[:300])
+    kept = node(DB).file(f"{SHARE}/uploads/{name}")
+    assert kept.is_file and kept.user == "web2py-shared" and kept.mode == 0o640 and kept.content_string == content
+    for app in APPS:
+        app_host, path = node(app), f"{PROBE_DIR}/uploads/{name}"
+        assert app_host.file(path).user == "web2py"
+        assert app_host.run(f"runuser -u web2py -- cat {path}").stdout == content
+        denied = app_host.run(f"runuser -u nobody -- cat {path}")
+        assert denied.rc != 0 and "Permission denied" in denied.stderr, denied.stdout + denied.stderr
+
+
+def test_the_shared_folders_are_mounted_locked_down(host):
+    for app in (*APPS, WORKER):
+        for folder in ("uploads", "errors"):
+            out = node(app).run(f"findmnt -rn -o FSTYPE,SOURCE,OPTIONS --mountpoint {PROBE_DIR}/{folder}")
+            fstype, source, options = out.stdout.split()
+            assert (fstype, source) == ("fuse.sshfs", f"web2py-shared@{DB}:/probe/{folder}"), out.stdout
+            assert {"nosuid", "nodev", "noexec", "allow_other", "default_permissions"} <= set(options.split(",")), options
+        assert node(app).service("srv-web2py-web2py-applications-probe-uploads.mount").is_enabled
+        # uWSGI's vassals on the app hosts, the scheduler's worker (its own mount namespace) on the worker
+        assert_web2py_sees_the_shares(node(app), (f"{PROBE_DIR}/uploads", f"{PROBE_DIR}/errors"))
+    # The account: SFTP in its folder only, from the web2py hosts' addresses with their keys.
+    app1 = node(APPS[0])
+    key = "-i /etc/web2py-deploy/shared-storage/id_ed25519 -o UserKnownHostsFile=/etc/web2py-deploy/shared-storage/known_hosts -o BatchMode=yes"
+    address = DB
+    shell = app1.run(f"ssh {key} web2py-shared@{address} id </dev/null")
+    assert "uid=" not in shell.stdout, shell.stdout
+    listing = app1.run(f"printf 'ls /\\ncd /etc\\n' | sftp {key} -b - web2py-shared@{address}")
+    assert "/probe" in listing.stdout and listing.rc != 0, listing.stdout + listing.stderr  # cd /etc fails
+    # Another host of the network (the balancer) has no key sshd accepts for the account.
+    assert host.run(f"ssh -o BatchMode=yes -o StrictHostKeyChecking=no web2py-shared@{address} true").rc != 0
+
+
+def test_tickets_of_every_app_host_are_in_one_place(host):
+    tickets = []
+    for app in APPS:  # /probe/default/fail answers local clients only: asked on each app host
+        answer = Client(node(app), "https://127.0.0.1", "/tmp/jar-cluster-fail").get("/probe/default/fail")
+        assert answer.status == 500 and "Ticket issued" in answer.body, (answer.status, answer.body[:300])
+        tickets.append(re.search(r"probe/([0-9a-zA-Z.:_-]+)", answer.body.split("Ticket issued", 1)[1]).group(1))
+    stored = set(node(DB).run(f"ls -1 {SHARE}/errors").stdout.split())
+    assert set(tickets) <= stored, (tickets, stored)
+    for app in APPS:  # each host reads the other's ticket in its own errors folder
+        for ticket in tickets:
+            out = node(app).run(f"cd /srv/web2py/web2py && runuser -u web2py -- ../venv/bin/python -c {shlex.quote(TICKET_READER)} "
+                                f"applications/probe/errors/{ticket}")
+            assert out.stdout.split() == ["True"], out.stdout + out.stderr
+
 
 SITE_CONF = "/etc/nginx/sites-enabled/web2py.conf"
 VASSAL = "/etc/uwsgi-emperor/vassals/web2py.ini"

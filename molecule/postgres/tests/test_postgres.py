@@ -17,6 +17,7 @@ from conftest import (
     pg_startup,
     pg_version,
     processes,
+    psql_admin,
     recap_changed,
     run_playbook,
     secret_values,
@@ -35,11 +36,6 @@ def conf_file(host) -> str:
 
 def hba_file(host) -> str:
     return f"/etc/postgresql/{pg_version(host)}/main/pg_hba.conf"
-
-
-def psql_admin(host, sql: str, db: str = "web2py"):
-    """psql as the postgres superuser over the local socket (peer)."""
-    return host.run(f"runuser -u postgres -- psql -XAtq -d {db} -c {shlex.quote(sql)}")
 
 
 def psql_app(host, sql: str, address: str = "127.0.0.1", user: str = "web2py"):

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import pytest
 import yaml
 from ansible.plugins.loader import cache_loader, init_plugin_loader
-from conftest import write_tls_fixtures
+from conftest import ANSI, NO_COLOR_ENV, write_tls_fixtures
 
 SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 with open(os.path.join(SCENARIO, "cases.yml"), encoding="utf-8") as stream:
@@ -43,10 +43,9 @@ BASE_VARS = {
 TLS_FIXTURES = tempfile.mkdtemp(prefix="bad-input-tls-")
 BASE_VARS["bad_input_tls"] = TLS_FIXTURES
 ROLES = ("web2py", "nginx_uwsgi", "apache_wsgi", "apache_proxy", "lighttpd_fcgi", "postgres",
-         "redis", "memcached", "haproxy", "web2py_scheduler", "web2py_standalone")
+         "redis", "memcached", "haproxy", "web2py_scheduler", "web2py_standalone", "pgbackrest", "shared_storage")
 # (web2py_tls, web2py_frontend, web2py_server, web2py_apache and pki are reached through these, whose
 # preflight validates them: their cases apply a role that depends on them.)
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
 MARKER = "/var/tmp/bad-input-marker"
 # Where a run of Ansible may leave files without changing the host's configuration: its own
 # temporary files and the journal. Everything else must be untouched.
@@ -64,7 +63,6 @@ FACT_CACHE_ENV = {
     "ANSIBLE_CACHE_PLUGIN_CONNECTION": FACTS,
     "ANSIBLE_GATHERING": "smart",
 }
-NO_COLOR_ENV = {"ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
 
 
 @pytest.fixture(scope="session", autouse=True)

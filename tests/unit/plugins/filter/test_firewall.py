@@ -113,7 +113,7 @@ def test_default_ports_are_the_roles_own():
     ports = yaml.safe_load((ROLES / "firewall" / "vars" / "main.yml").read_text())["__firewall_default_ports"]
     owners = {"haproxy": "haproxy", "nginx_uwsgi": "nginx_uwsgi", "apache_wsgi": "apache_wsgi", "apache_proxy": "apache_proxy",
               "lighttpd_fcgi": "lighttpd_fcgi", "web2py_server": "web2py_server", "postgres": "postgres", "redis": "redis",
-              "memcached": "memcached"}
+              "memcached": "memcached", "shared_storage": "shared_storage"}
     for name, value in ports.items():
         role = next(r for prefix, r in owners.items() if name.startswith(prefix + "_"))
         defaults = yaml.safe_load((ROLES / role / "defaults" / "main.yml").read_text())
