@@ -228,15 +228,17 @@ run_scenarios() {
 # "matrix@-" are the static checks and the ansible-core matrix.
 queue() {
   local name dir p
-  # The longest first: the cluster (five containers, brought up by scripts/lab.sh up: the
-  # README's first command) on the first platform next to the static checks (lint, units,
+  # The longest first: the first cluster this run takes (five containers, brought up by
+  # scripts/lab.sh up: the README's first command) next to the static checks (lint, units,
   # sanity, build) and the single topology, then the ansible-core matrix (sanity and units on
   # 2.20 and 2.21, MATRIX_SCENARIO with 2.21: as long as a role's scenario) and one of the
-  # roles' scenarios, so that the second platform's cluster starts once the first one has ended
-  # (two clusters at once on two cores starve each other); then the other scenarios, the
-  # longest first across both platforms (LONGEST: their order in docs/benchmarks.md, "The test
-  # suite"), so that the last minutes are not one long scenario alone in its slot.
-  LONGEST=(postgres acme haproxy pgbackrest nginx_uwsgi web2py lighttpd_fcgi apache_proxy apache_wsgi shared_storage redis)
+  # roles' scenarios, so that a second cluster starts once the first one has ended (two
+  # clusters at once on two cores starve each other); then the other scenarios, the longest
+  # first across both platforms (LONGEST: by their time in stop 36's CI, docs/benchmarks.md,
+  # "The test suite"; a scenario not listed comes last), so that the last minutes are not one
+  # long scenario alone in its slot.
+  LONGEST=(acme postgres pgbackrest shared_storage nginx_uwsgi haproxy web2py apache_proxy lighttpd_fcgi apache_wsgi
+            web2py_apache redis memcached web2py_frontend web2py_scheduler pki preflight firewall web2py_tls web2py_server)
   names=()
   for name in "${LONGEST[@]}"; do [ -f "molecule/$name/molecule.yml" ] && names+=("$name"); done
   for dir in molecule/*/; do
