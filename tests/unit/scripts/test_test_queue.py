@@ -15,7 +15,9 @@ SCENARIOS = sorted(name for name in os.listdir(os.path.join(TOP, "molecule"))
 def queue(platform: str) -> list[str]:
     run = subprocess.run([os.path.join(TOP, "scripts", "test.sh"), "--platform", platform, "list"],
                          capture_output=True, text=True, check=True, cwd=TOP, timeout=60)
-    return run.stdout.split()
+    items = run.stdout.splitlines()
+    assert all(item.strip() == item and "@" in item for item in items), items  # no blank or broken item
+    return items
 
 
 def test_list_takes_nothing_after_it():
@@ -33,6 +35,14 @@ def test_ci_runs_each_scenario_once_the_cluster_on_debian12():
     on12 = {item.split("@")[0] for item in ci if item.endswith("@debian12")}
     assert on12 == {"cluster"}
     assert {"static@-", "matrix@-"} <= set(ci)
+    assert f"{MATRIX}@debian13" not in ci  # the matrix job's
+
+
+def test_all_is_every_scenario_on_both_releases():
+    everything = queue("all")
+    assert len(everything) == len(set(everything)), everything
+    expected = {f"{name}@{p}" for name in SCENARIOS for p in ("debian13", "debian12")} - {f"{MATRIX}@debian13"}
+    assert set(everything) == expected | {"static@-", "matrix@-"}
 
 
 def test_ci_and_ci_rest_together_are_the_whole_suite():
@@ -58,6 +68,7 @@ def test_the_longest_scenarios_start_first():
     assert ci[:4] == ["cluster@debian12", "static@-", "single@debian13", "matrix@-"]
     assert queue("all")[:4] == ["cluster@debian13", "static@-", "single@debian13", "matrix@-"]
     assert queue("ci-rest")[:2] == ["cluster@debian13", "single@debian12"]
+    assert "static@-" not in queue("ci-rest") and "matrix@-" not in queue("ci-rest")
     # the second release's run of a long scenario is queued next to the first's, not at the end
     everything = queue("all")
     assert everything.index("acme@debian12") < everything.index("web2py_tls@debian13")
